@@ -1,0 +1,359 @@
+"""The ``gpdface`` command line (typer + rich).
+
+Exit codes: 0 ok · 1 error · 2 usage · 3 no face found · 4 weights missing or corrupt. An error is one
+line on stderr; ``--debug`` adds the traceback. Heavy modules (torch, facexlib) load inside the
+commands, so ``gpdface --help`` stays fast.
+"""
+
+from __future__ import annotations
+
+import glob
+import json
+import sys
+import traceback
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import typer
+from rich.console import Console
+
+from . import __version__
+from .errors import GpdfaceError, InputError, UsageError
+
+app = typer.Typer(
+    name="gpdface",
+    help="Few-shot face image translation: translate the faces in photos into a style, or make a new style.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+)
+err = Console(stderr=True, highlight=False)
+out = Console(highlight=False)
+_state = {"debug": False}
+IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff", ".gif"}
+T = TypeVar("T")
+
+
+def fail(exc: BaseException) -> typer.Exit:
+    """Print one error line (and the traceback with --debug); return the Exit to raise."""
+    if _state["debug"]:
+        err.print("".join(traceback.format_exception(exc)), markup=False)
+    code = exc.exit_code if isinstance(exc, GpdfaceError) else 1
+    message = str(exc) if isinstance(exc, GpdfaceError) else f"unexpected {type(exc).__name__}: {exc}"
+    hint = "" if _state["debug"] or isinstance(exc, GpdfaceError) else " (run with --debug for the traceback)"
+    err.print(f"[bold red]error:[/] {message}{hint}", soft_wrap=True)
+    return typer.Exit(code)
+
+
+def guarded(body: Callable[[], T]) -> T:
+    """Run a command body, turning errors into one line and an exit code."""
+    try:
+        return body()
+    except (typer.Exit, typer.Abort):
+        raise
+    except KeyboardInterrupt:
+        err.print("interrupted")
+        raise typer.Exit(130) from None
+    except Exception as exc:
+        raise fail(exc) from None
+
+
+def _version(value: bool) -> None:
+    if value:
+        out.print(f"gpdface {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main(
+    debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks for errors.")] = False,
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit.")
+    ] = False,
+) -> None:
+    _state["debug"] = debug
+
+
+def expand_inputs(items: list[str]) -> list[Path]:
+    """Files as given, folders as the images inside them (sorted), glob patterns expanded."""
+    paths: list[Path] = []
+    for item in items:
+        path = Path(item).expanduser()
+        if path.is_dir():
+            found = sorted(p for p in path.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
+            if not found:
+                raise InputError(f"{path}: the folder holds no images ({', '.join(sorted(IMAGE_SUFFIXES))})")
+            paths += found
+        elif any(ch in item for ch in "*?["):
+            matches = sorted(Path(p) for p in glob.glob(str(path), recursive=True) if Path(p).is_file())
+            if not matches:
+                raise InputError(f"{item}: the pattern matches no file")
+            paths += matches
+        elif path.exists():
+            paths.append(path)
+        else:
+            raise InputError(f"{path}: no such file or folder")
+    return paths
+
+
+def output_path(source: Path, out_arg: Path | None, many: bool, style_name: str) -> Path:
+    """Where the result for ``source`` goes: ``-o`` file, ``-o`` folder, or beside the input."""
+    if out_arg is None:
+        return source.with_name(f"{source.stem}_{style_name}{source.suffix}")
+    if many or out_arg.is_dir() or not out_arg.suffix:
+        return out_arg / source.name
+    return out_arg
+
+
+@app.command()
+def translate(
+    inputs: Annotated[list[str], typer.Argument(help="Image files, folders or glob patterns.", show_default=False)],
+    out_arg: Annotated[
+        Path | None,
+        typer.Option(
+            "-o", "--out", help="Output file (one input) or folder. Default: <name>_<style> beside each input."
+        ),
+    ] = None,
+    style: Annotated[str, typer.Option("--style", "-s", help="Style name or style folder.")] = "sketch",
+    device: Annotated[str, typer.Option(help="auto, cpu or cuda.")] = "auto",
+    output: Annotated[
+        str | None, typer.Option("--output", help="paste, crop or both (default: the style's choice).")
+    ] = None,
+    max_faces: Annotated[int | None, typer.Option(help="Translate at most N faces per image, largest first.")] = None,
+    aligned: Annotated[bool, typer.Option(help="Inputs are aligned face crops: skip detection.")] = False,
+    batch_size: Annotated[int, typer.Option(help="Face crops per forward pass.")] = 8,
+    threshold: Annotated[float, typer.Option(help="Minimum detector confidence.")] = 0.8,
+    min_face: Annotated[float, typer.Option(help="Minimum face size in pixels.")] = 16.0,
+    detector: Annotated[
+        str, typer.Option(help="retinaface_mobile0.25 or retinaface_resnet50.")
+    ] = "retinaface_mobile0.25",
+    overwrite: Annotated[bool, typer.Option(help="Allow an output to replace its input file.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print a JSON summary on stdout.")] = False,
+) -> None:
+    """Translate every face in the given photos into a style."""
+    code = guarded(
+        lambda: _translate(
+            inputs,
+            out_arg,
+            style,
+            device,
+            output,
+            max_faces,
+            aligned,
+            batch_size,
+            threshold,
+            min_face,
+            detector,
+            overwrite,
+            as_json,
+        )
+    )
+    raise typer.Exit(code)
+
+
+def _translate(
+    inputs: list[str],
+    out_arg: Path | None,
+    style: str,
+    device: str,
+    output: str | None,
+    max_faces: int | None,
+    aligned: bool,
+    batch_size: int,
+    threshold: float,
+    min_face: float,
+    detector: str,
+    overwrite: bool,
+    as_json: bool,
+) -> int:
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    from .translator import Translator
+
+    sources = expand_inputs(inputs)
+    many = len(sources) > 1
+    if many and out_arg is not None and out_arg.suffix.lower() in IMAGE_SUFFIXES and not out_arg.is_dir():
+        raise UsageError(f"{len(sources)} inputs need an output folder, but -o {out_arg} looks like a file")
+    translator = Translator(
+        style,
+        device=device,
+        max_faces=max_faces,
+        output=output,
+        batch_size=batch_size,
+        threshold=threshold,
+        min_face=min_face,
+        detector=detector,
+    )
+    records: list[dict[str, Any]] = []
+    codes: list[int] = []
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
+    with Progress(*columns, console=err, transient=True, disable=not many) as progress:
+        task = progress.add_task("translating", total=len(sources))
+        for source, result in translator.translate_many(sources, aligned=aligned):
+            record: dict[str, Any] = {"source": str(source)}
+            try:
+                if isinstance(result, Exception):
+                    raise result
+                target = output_path(source, out_arg, many, translator.style.name)
+                written = result.save(target, overwrite=overwrite)
+                record.update(result.to_dict(), outputs=[str(p) for p in written])
+                if not as_json:
+                    err.print(f"{source} → {', '.join(map(str, written))} ({len(result.faces)} face(s))")
+            except GpdfaceError as exc:
+                record.update(error=str(exc), exit_code=exc.exit_code)
+                codes.append(exc.exit_code)
+                if many:
+                    err.print(f"[yellow]skipped[/] {exc}", soft_wrap=True)
+                else:
+                    raise
+            records.append(record)
+            progress.advance(task)
+    if as_json:
+        summary = {"style": translator.style.name, "device": str(translator.device), "results": records}
+        print(json.dumps(summary, indent=2))
+    if not codes:
+        return 0
+    if many:
+        err.print(f"{len(codes)} of {len(sources)} image(s) failed")
+    return codes[0] if len(set(codes)) == 1 else 1
+
+
+@app.command()
+def styles(as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False) -> None:
+    """List embedded, user and published styles, and whether each can be used offline."""
+
+    def body() -> None:
+        from rich.table import Table
+
+        from .style import list_styles
+
+        rows = list_styles()
+        if as_json:
+            print(
+                json.dumps(
+                    [
+                        {
+                            "name": r.name,
+                            "origin": r.origin,
+                            "description": r.description,
+                            "available": r.available,
+                            "path": str(r.path) if r.path else None,
+                        }
+                        for r in rows
+                    ],
+                    indent=2,
+                )
+            )
+            return
+        if not rows:
+            out.print("no styles yet: make one with `gpdface finetune` or download one with `gpdface download`")
+            return
+        table = Table("style", "origin", "available offline", "description")
+        for r in rows:
+            table.add_row(r.name, r.origin, "yes" if r.available else "no (gpdface download)", r.description)
+        out.print(table)
+
+    guarded(body)
+
+
+@app.command()
+def download(
+    names: Annotated[
+        list[str] | None, typer.Argument(help="Styles, detectors or teachers (default: what translate needs).")
+    ] = None,
+    force: Annotated[bool, typer.Option(help="Download again even when cached.")] = False,
+) -> None:
+    """Fetch weights now (checked by sha256) so that gpdface works offline later."""
+
+    def body() -> None:
+        from .hub import fetch_entry
+        from .manifest import KINDS, load_manifest
+
+        manifest = load_manifest()
+        wanted = names or ["retinaface_mobile0.25", *manifest.styles]
+        for name in wanted:
+            entries = [manifest.section(k)[name] for k in KINDS if name in manifest.section(k)]
+            if not entries:
+                if name in _local_style_names():
+                    out.print(f"{name}: a local style, nothing to download")
+                    continue
+                known = sorted(n for k in KINDS for n in manifest.section(k))
+                raise InputError(f"{name!r} is not in the weights manifest; known: {', '.join(known)}")
+            for entry in entries:
+                if entry.source is None:
+                    out.print(f"{name}: embedded in the package, nothing to download")
+                    continue
+                paths = fetch_entry(entry, force=force)
+                out.print(
+                    f"{entry.kind[:-1]} {name}: {len(paths)} file(s) verified in {next(iter(paths.values())).parent}"
+                )
+
+    guarded(body)
+
+
+def _local_style_names() -> set[str]:
+    from .style import list_styles
+
+    return {row.name for row in list_styles() if row.origin != "published"}
+
+
+@app.command()
+def doctor() -> None:
+    """Show versions, devices, cache folders and the state of every weights entry."""
+
+    def body() -> None:
+        import importlib.metadata as md
+        import platform
+
+        import torch
+        from rich.table import Table
+
+        from .hub import cached_file, gpdface_home, hf_cache_dir, is_offline
+        from .manifest import KINDS, load_manifest, manifest_path
+        from .style import embedded_styles_dir, user_styles_dir
+
+        table = Table("item", "value", show_header=False)
+        table.add_row("gpdface", __version__)
+        table.add_row("python", platform.python_version())
+        for pkg in ("torch", "torchvision", "facexlib", "numpy", "opencv-python", "huggingface-hub", "safetensors"):
+            try:
+                table.add_row(pkg, md.version(pkg))
+            except md.PackageNotFoundError:
+                table.add_row(pkg, "[red]not installed[/]")
+        cuda = torch.cuda.is_available()
+        devices = ", ".join(torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())) if cuda else "none"
+        table.add_row("CUDA devices", devices)
+        table.add_row("CPU threads", str(torch.get_num_threads()))
+        table.add_row("GPDFACE_HOME", str(gpdface_home()))
+        table.add_row("user styles", str(user_styles_dir()))
+        table.add_row("embedded styles", str(embedded_styles_dir()))
+        table.add_row("Hugging Face cache", str(hf_cache_dir()))
+        table.add_row("offline (HF_HUB_OFFLINE)", str(is_offline()))
+        table.add_row("manifest", str(manifest_path()))
+        manifest = load_manifest()
+        for kind in KINDS:
+            for name, entry in manifest.section(kind).items():
+                table.add_row(f"{kind[:-1]} {name}", _entry_state(entry, cached_file))
+        out.print(table)
+
+    guarded(body)
+
+
+def _entry_state(entry, cached_file) -> str:
+    if entry.embedded:
+        return "embedded"
+    try:
+        found = [cached_file(entry, f) for f in entry.files]
+    except GpdfaceError as exc:
+        return f"[red]{exc}[/]"
+    return "cached, sha256 ok" if all(found) else "not cached (gpdface download " + entry.name + ")"
+
+
+def run() -> None:  # pragma: no cover - console entry point alias
+    app()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(app())

@@ -1,0 +1,69 @@
+"""Exceptions raised by gpdface.
+
+Every error carries the exit code the command line maps it to (DESIGN §8):
+1 error, 2 usage, 3 no face found, 4 weights missing or corrupt.
+Messages are one actionable line: what failed, what was expected, how to fix it.
+"""
+
+from __future__ import annotations
+
+
+class GpdfaceError(Exception):
+    """Base class of every error gpdface raises on purpose."""
+
+    exit_code = 1
+
+
+class InputError(GpdfaceError):
+    """An input (image, folder, option value) cannot be used."""
+
+
+class UsageError(GpdfaceError):
+    """Options that contradict each other or a request the tool refuses (e.g. overwriting an input)."""
+
+    exit_code = 2
+
+
+class NoFaceError(GpdfaceError):
+    """No face was detected in an image."""
+
+    exit_code = 3
+
+
+class StyleNotFoundError(GpdfaceError):
+    """A style name matches no directory, user style, embedded style or published style."""
+
+    exit_code = 2
+
+
+class WeightsError(GpdfaceError):
+    """Weights are missing, unreadable or do not match their manifest entry."""
+
+    exit_code = 4
+
+
+class ChecksumError(WeightsError):
+    """A file's sha256 differs from the one pinned in the manifest."""
+
+    def __init__(self, path: str, expected: str, actual: str) -> None:
+        self.path, self.expected, self.actual = path, expected, actual
+        super().__init__(
+            f"checksum mismatch for {path}: expected sha256 {expected}, got {actual}; "
+            "the file is corrupt or was replaced — delete it and download again (gpdface download --force)"
+        )
+
+
+class OfflineError(WeightsError):
+    """Weights are not cached and cannot be downloaded (offline, or the server is unreachable)."""
+
+
+__all__ = [
+    "ChecksumError",
+    "GpdfaceError",
+    "InputError",
+    "NoFaceError",
+    "OfflineError",
+    "StyleNotFoundError",
+    "UsageError",
+    "WeightsError",
+]

@@ -1,0 +1,127 @@
+"""Face detection: a small ``Detector`` protocol and RetinaFace through facexlib.
+
+facexlib is imported only when a detector is built (``import gpdface`` stays cheap), and only its network
+definition is used: the weights are resolved and sha256-checked by gpdface's registry and loaded with
+``torch.load(weights_only=True)``, so facexlib never downloads anything or writes into site-packages.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+import cv2
+import numpy as np
+import torch
+
+from ..errors import InputError, WeightsError
+from ..shapes import check_shape
+
+DEFAULT_DETECTOR = "retinaface_mobile0.25"
+_NETWORKS = {"retinaface_mobile0.25": "mobile0.25", "retinaface_resnet50": "resnet50"}
+
+
+@dataclass(frozen=True)
+class DetectedFace:
+    """One detection in photo pixels.
+
+    Attributes:
+        box: ``(x0, y0, x1, y1)``.
+        score: detector confidence in [0, 1].
+        landmarks: ``5 2`` — left eye, right eye, nose, left mouth corner, right mouth corner.
+    """
+
+    box: tuple[float, float, float, float]
+    score: float
+    landmarks: np.ndarray
+
+    @property
+    def size(self) -> float:
+        """The longer side of the box."""
+        return max(self.box[2] - self.box[0], self.box[3] - self.box[1])
+
+
+class Detector(Protocol):
+    """Anything that finds faces with 5 landmarks in an ``H W 3`` uint8 RGB image."""
+
+    def detect(self, rgb: np.ndarray) -> list[DetectedFace]: ...
+
+
+class RetinaFaceDetector:
+    """RetinaFace (facexlib's network) with gpdface-managed weights.
+
+    Args:
+        name: ``retinaface_mobile0.25`` (fast on CPU) or ``retinaface_resnet50``.
+        device: torch device to run on.
+        threshold: minimum confidence.
+        min_size: minimum box side in photo pixels.
+        max_side: the photo is downscaled so its long side is at most this before detection.
+        weights: a local ``.pth`` file to use instead of the manifest's (loaded with ``weights_only=True``).
+    """
+
+    def __init__(
+        self,
+        name: str = DEFAULT_DETECTOR,
+        device: str | torch.device = "cpu",
+        threshold: float = 0.8,
+        min_size: float = 16.0,
+        max_side: int = 1024,
+        weights: str | Path | None = None,
+    ) -> None:
+        if name not in _NETWORKS:
+            raise InputError(f"unknown detector {name!r}; choose one of {', '.join(_NETWORKS)}")
+        self.name, self.threshold, self.min_size, self.max_side = name, threshold, min_size, max_side
+        self.device = torch.device(device)
+        self.model = _build_retinaface(name, self.device, Path(weights) if weights else _resolve_weights(name))
+
+    def detect(self, rgb: np.ndarray) -> list[DetectedFace]:
+        """Faces in ``rgb`` (``H W 3`` uint8), largest first."""
+        check_shape(rgb, "H W 3", "image")
+        height, width = rgb.shape[:2]
+        scale = min(1.0, self.max_side / max(height, width))
+        small = (
+            rgb
+            if scale == 1.0
+            else cv2.resize(
+                rgb, (max(1, round(width * scale)), max(1, round(height * scale))), interpolation=cv2.INTER_AREA
+            )
+        )
+        bgr = np.ascontiguousarray(small[..., ::-1])
+        with torch.inference_mode():
+            rows = self.model.detect_faces(bgr, conf_threshold=self.threshold, use_origin_size=True)
+        faces = []
+        for row in np.asarray(rows, np.float64):
+            box = tuple(float(v) / scale for v in row[:4])
+            face = DetectedFace(box, float(row[4]), (row[5:15].reshape(5, 2) / scale).astype(np.float32))
+            if face.size >= self.min_size:
+                faces.append(face)
+        return sorted(faces, key=lambda f: f.size, reverse=True)
+
+
+def _resolve_weights(name: str) -> Path:
+    from ..hub import fetch_entry
+    from ..manifest import load_manifest
+
+    entry = load_manifest().detectors.get(name)
+    if entry is None:
+        raise WeightsError(
+            f"detector {name!r} has no pinned weights in the manifest; pass weights=PATH to use a local file"
+        )
+    return next(iter(fetch_entry(entry).values()))
+
+
+def _build_retinaface(name: str, device: torch.device, weights: Path) -> torch.nn.Module:
+    from facexlib.detection.retinaface import RetinaFace
+
+    try:
+        state = torch.load(weights, map_location="cpu", weights_only=True)
+    except Exception as exc:
+        raise WeightsError(f"cannot read detector weights {weights}: {str(exc).splitlines()[0]}") from None
+    state = {k.removeprefix("module."): v for k, v in state.items()}
+    model = RetinaFace(network_name=_NETWORKS[name], half=False, device=device)
+    try:
+        model.load_state_dict(state, strict=True)
+    except RuntimeError as exc:
+        raise WeightsError(f"{weights} is not a {name} checkpoint: {str(exc).splitlines()[0]}") from None
+    return model.to(device).eval()

@@ -1,0 +1,192 @@
+"""Resolve manifest entries to verified local files.
+
+Order for one entry: folders in ``$GPDFACE_WEIGHTS_PATH`` (files placed by hand, e.g. on an offline
+machine) → the local cache (gpdface's for URL sources, the Hugging Face cache for Hub sources) → a
+download. Every file is sha256-checked before it is handed out. A mismatch raises ``ChecksumError`` and
+deletes nothing: the user sees which file is wrong and decides.
+
+Environment read at call time (not at import): ``GPDFACE_HOME`` (default ``~/.cache/gpdface``),
+``GPDFACE_WEIGHTS_PATH``, ``HF_HOME`` / ``HF_HUB_CACHE``, ``HF_HUB_OFFLINE``, ``HF_ENDPOINT``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+from .errors import ChecksumError, OfflineError, WeightsError
+from .imageio import atomic_write
+from .manifest import FileEntry, HubSource, UrlSource, WeightsEntry
+
+_CHUNK = 1 << 20
+
+
+def gpdface_home() -> Path:
+    """gpdface's own folder: user styles, downloaded detectors, training runs."""
+    return Path(os.environ.get("GPDFACE_HOME") or Path.home() / ".cache" / "gpdface").expanduser()
+
+
+def hf_cache_dir() -> Path:
+    """The Hugging Face hub cache, honouring ``HF_HUB_CACHE`` and ``HF_HOME``."""
+    if os.environ.get("HF_HUB_CACHE"):
+        return Path(os.environ["HF_HUB_CACHE"]).expanduser()
+    hf_home = (
+        os.environ.get("HF_HOME") or Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "huggingface"
+    )
+    return Path(hf_home).expanduser() / "hub"
+
+
+def is_offline() -> bool:
+    """True when ``HF_HUB_OFFLINE`` asks for no network access."""
+    return os.environ.get("HF_HUB_OFFLINE", "").strip().lower() in ("1", "true", "yes", "on")
+
+
+def sha256_of(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        while chunk := f.read(_CHUNK):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def verify_file(path: Path, expected: FileEntry) -> Path:
+    """Return ``path`` if its size and sha256 match ``expected``.
+
+    Raises:
+        ChecksumError: they differ.
+    """
+    actual = sha256_of(path)
+    if actual != expected.sha256:
+        raise ChecksumError(str(path), expected.sha256, actual)
+    return path
+
+
+def _weights_path_dirs() -> list[Path]:
+    raw = os.environ.get("GPDFACE_WEIGHTS_PATH", "")
+    return [Path(p).expanduser() for p in raw.split(os.pathsep) if p]
+
+
+def _find_in_weights_path(entry: WeightsEntry, file: FileEntry) -> Path | None:
+    for folder in _weights_path_dirs():
+        for candidate in (folder / entry.name / file.name, folder / file.name):
+            if candidate.is_file():
+                return verify_file(candidate, file)
+    return None
+
+
+def cached_file(entry: WeightsEntry, file: FileEntry) -> Path | None:
+    """The verified local copy of one file, or None when it must be downloaded."""
+    found = _find_in_weights_path(entry, file)
+    if found is not None:
+        return found
+    if isinstance(entry.source, UrlSource):
+        local = gpdface_home() / entry.kind / entry.name / file.name
+        return verify_file(local, file) if local.is_file() else None
+    if isinstance(entry.source, HubSource):
+        local = _hub_snapshot(entry.source) / file.name
+        return verify_file(local, file) if local.is_file() else None
+    return None
+
+
+def _hub_snapshot(source: HubSource) -> Path:
+    folder = f"{source.repo_type}s--" + source.repo_id.replace("/", "--")
+    return hf_cache_dir() / folder / "snapshots" / source.revision
+
+
+def fetch_entry(entry: WeightsEntry, force: bool = False) -> dict[str, Path]:
+    """Make every file of ``entry`` available locally and return ``{file name: verified path}``.
+
+    Args:
+        entry: a manifest entry with a Hub or URL source.
+        force: download again even when a cached copy exists (e.g. after a ``ChecksumError``).
+
+    Raises:
+        OfflineError: a file is not cached and cannot be downloaded.
+        ChecksumError: a file does not match its pinned sha256.
+        WeightsError: the server refused or the transfer broke.
+    """
+    paths = {}
+    for file in entry.files:
+        local = None if force else cached_file(entry, file)
+        if local is None:
+            local = _download(entry, file, force)
+        paths[file.name] = local
+    return paths
+
+
+def _download(entry: WeightsEntry, file: FileEntry, force: bool) -> Path:
+    what = f"{entry.kind[:-1]} {entry.name!r} ({file.name})"
+    if entry.source is None:
+        raise OfflineError(f"{what} has no download source in the manifest; reinstall gpdface")
+    if is_offline():
+        raise OfflineError(
+            f"{what} is not cached and HF_HUB_OFFLINE is set; run `gpdface download {entry.name}` on a "
+            f"connected machine, or put the file in a folder listed in GPDFACE_WEIGHTS_PATH"
+        )
+    if isinstance(entry.source, HubSource):
+        path = _download_from_hub(entry.source, file, what, force)
+    else:
+        path = _download_from_url(entry, file, what)
+    return verify_file(path, file)
+
+
+def _download_from_hub(source: HubSource, file: FileEntry, what: str, force: bool) -> Path:
+    # Imported here: huggingface_hub is only needed when something must be fetched.
+    from huggingface_hub import hf_hub_download
+
+    try:
+        return Path(
+            hf_hub_download(
+                source.repo_id,
+                file.name,
+                repo_type=source.repo_type,
+                revision=source.revision,
+                cache_dir=hf_cache_dir(),
+                endpoint=os.environ.get("HF_ENDPOINT") or None,
+                force_download=force,
+                library_name="gpdface",
+            )
+        )
+    except Exception as exc:  # network stacks raise many types; each becomes one actionable line
+        raise _download_error(what, f"{source.repo_id}@{source.revision[:8]}", exc) from exc
+
+
+def _download_from_url(entry: WeightsEntry, file: FileEntry, what: str) -> Path:
+    assert isinstance(entry.source, UrlSource)
+    url = f"{entry.source.base_url}/{file.name}"
+    dest = gpdface_home() / entry.kind / entry.name / file.name
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        with urllib.request.urlopen(url, timeout=30) as response:
+            expected_length = response.headers.get("Content-Length")
+
+            def copy(out) -> None:
+                written = 0
+                while chunk := response.read(_CHUNK):
+                    out.write(chunk)
+                    written += len(chunk)
+                if expected_length is not None and written != int(expected_length):
+                    raise WeightsError(f"{what}: transfer broke off after {written} of {expected_length} bytes")
+
+            atomic_write(dest, copy)
+    except WeightsError:
+        raise
+    except Exception as exc:
+        raise _download_error(what, url, exc) from exc
+    return dest
+
+
+def _download_error(what: str, where: str, exc: Exception) -> WeightsError:
+    text = f"{type(exc).__name__}: {exc}".splitlines()[0][:200]
+    unreachable = isinstance(exc, (urllib.error.URLError, ConnectionError, TimeoutError)) or any(
+        word in type(exc).__name__ for word in ("Connect", "Timeout", "Offline", "LocalEntryNotFound")
+    )
+    if unreachable:
+        return OfflineError(
+            f"cannot download {what} from {where} ({text}); connect to the network and run "
+            "`gpdface download`, or put the file in a folder listed in GPDFACE_WEIGHTS_PATH"
+        )
+    return WeightsError(f"cannot download {what} from {where}: {text}")

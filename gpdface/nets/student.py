@@ -1,0 +1,209 @@
+"""The student: a small fully convolutional encoder–decoder distilled from the GAN teacher.
+
+Layout (``channels = (c0, c1, …, cn)``, ``n`` downsamplings)::
+
+    x (B 3 R R) ─ stem conv c0 ─ down → c1 (R/2) ─ … ─ down → cn (R/2ⁿ) ─ res blocks ─┐
+                      │                  │                                         │
+    y (B 3 R R) ─ head ─ + ─ up ─ … ─ + ─ up ◄─────────────────────────────────────┘
+
+Skips are added, not concatenated, which keeps the decoder as cheap as the encoder. Upsampling is
+nearest-neighbour followed by a 3×3 convolution, which avoids the checkerboard of transposed convolutions.
+The configuration is saved as ``config.json`` beside ``model.safetensors``.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from safetensors.torch import load_file, save_file
+from torch import nn
+
+from ..errors import WeightsError
+from ..shapes import check_shape
+
+NORMS = ("instance", "batch", "none")
+
+
+@dataclass(frozen=True)
+class StudentConfig:
+    """Hyper-parameters of a ``StudentNet``.
+
+    Attributes:
+        resolution: side of the square face crop the student was trained on.
+        channels: feature channels at each scale, finest first; ``len(channels) - 1`` downsamplings.
+        res_blocks: residual blocks at the coarsest scale.
+        norm: ``instance``, ``batch`` or ``none``.
+        in_channels: input image channels.
+        out_channels: output image channels.
+    """
+
+    resolution: int = 256
+    channels: tuple[int, ...] = (16, 32, 64, 128)
+    res_blocks: int = 4
+    norm: str = "instance"
+    in_channels: int = 3
+    out_channels: int = 3
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "channels", tuple(int(c) for c in self.channels))
+        if self.norm not in NORMS:
+            raise ValueError(f"norm must be one of {NORMS}, got {self.norm!r}")
+        if len(self.channels) < 1 or min(self.channels) < 1:
+            raise ValueError(f"channels must be positive, got {self.channels}")
+        if self.resolution % (2 ** (len(self.channels) - 1)):
+            raise ValueError(f"resolution {self.resolution} is not divisible by 2^{len(self.channels) - 1}")
+
+    def to_json(self) -> str:
+        return json.dumps({"model": "StudentNet", **asdict(self)}, indent=2) + "\n"
+
+    @classmethod
+    def from_dict(cls, data: dict) -> StudentConfig:
+        known = {f.name for f in fields(cls)}
+        unknown = set(data) - known - {"model"}
+        if unknown:
+            raise WeightsError(f"config.json has unknown keys {sorted(unknown)}; is this a newer gpdface's style?")
+        return cls(**{k: v for k, v in data.items() if k in known})
+
+
+def _norm(kind: str, channels: int) -> nn.Module:
+    if kind == "instance":
+        return nn.InstanceNorm2d(channels, affine=True)
+    if kind == "batch":
+        return nn.BatchNorm2d(channels)
+    return nn.Identity()
+
+
+class ConvBlock(nn.Sequential):
+    """3×3 convolution → normalisation → ReLU."""
+
+    def __init__(self, cin: int, cout: int, norm: str, stride: int = 1) -> None:
+        super().__init__(
+            nn.Conv2d(cin, cout, 3, stride=stride, padding=1, bias=norm == "none", padding_mode="reflect"),
+            _norm(norm, cout),
+            nn.ReLU(inplace=True),
+        )
+
+
+class ResBlock(nn.Module):
+    def __init__(self, channels: int, norm: str) -> None:
+        super().__init__()
+        self.body = nn.Sequential(
+            ConvBlock(channels, channels, norm),
+            nn.Conv2d(channels, channels, 3, padding=1, bias=norm == "none", padding_mode="reflect"),
+            _norm(norm, channels),
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x + self.body(x)
+
+
+class UpBlock(nn.Module):
+    """Nearest ×2 upsampling then a ``ConvBlock``."""
+
+    def __init__(self, cin: int, cout: int, norm: str) -> None:
+        super().__init__()
+        self.conv = ConvBlock(cin, cout, norm)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.conv(F.interpolate(x, scale_factor=2.0, mode="nearest"))
+
+
+class StudentNet(nn.Module):
+    """Image-to-image student: ``B 3 R R`` in [-1, 1] → ``B 3 R R`` in [-1, 1]."""
+
+    def __init__(self, config: StudentConfig | None = None) -> None:
+        super().__init__()
+        self.config = config = config or StudentConfig()
+        ch, norm = config.channels, config.norm
+        self.stem = ConvBlock(config.in_channels, ch[0], norm)
+        self.down = nn.ModuleList(ConvBlock(ch[i], ch[i + 1], norm, stride=2) for i in range(len(ch) - 1))
+        self.middle = nn.Sequential(*(ResBlock(ch[-1], norm) for _ in range(config.res_blocks)))
+        self.up = nn.ModuleList(UpBlock(ch[i + 1], ch[i], norm) for i in reversed(range(len(ch) - 1)))
+        self.head = nn.Conv2d(ch[0], config.out_channels, 3, padding=1, padding_mode="reflect")
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        check_shape(x, f"B {self.config.in_channels} H W", "student input")
+        skips = [self.stem(x)]  # finest first: B c0 R R, B c1 R/2 R/2, …
+        for down in self.down:
+            skips.append(down(skips[-1]))
+        h = self.middle(skips.pop())  # B cn R/2ⁿ R/2ⁿ
+        for up in self.up:
+            h = up(h) + skips.pop()
+        return torch.tanh(self.head(h))
+
+
+def count_flops(model: nn.Module, resolution: int, in_channels: int = 3) -> int:
+    """Floating-point operations of one forward pass on a ``1 C R R`` input (a multiply-add counts 2).
+
+    Only convolutions and linear layers are counted: they are over 95 % of the work here.
+    """
+    total = 0
+
+    def conv_hook(module: nn.Conv2d, _inputs, output: torch.Tensor) -> None:
+        nonlocal total
+        kernel = module.kernel_size[0] * module.kernel_size[1] * module.in_channels // module.groups
+        total += 2 * kernel * output.numel()
+
+    def linear_hook(module: nn.Linear, _inputs, output: torch.Tensor) -> None:
+        nonlocal total
+        total += 2 * module.in_features * output.numel()
+
+    handles = [
+        m.register_forward_hook(conv_hook if isinstance(m, nn.Conv2d) else linear_hook)
+        for m in model.modules()
+        if isinstance(m, (nn.Conv2d, nn.Linear))
+    ]
+    try:
+        was_training = model.training
+        model.eval()
+        with torch.no_grad():
+            model(torch.zeros(1, in_channels, resolution, resolution, device=next(model.parameters()).device))
+        model.train(was_training)
+    finally:
+        for handle in handles:
+            handle.remove()
+    return total
+
+
+def save_student(model: StudentNet, directory: str | Path, dtype: torch.dtype = torch.float16) -> Path:
+    """Write ``config.json`` and ``model.safetensors`` (weights cast to ``dtype``) into ``directory``."""
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    state = {
+        k: v.detach().to("cpu", dtype if v.is_floating_point() else v.dtype).contiguous()
+        for k, v in model.state_dict().items()
+    }
+    tmp = directory / ".model.safetensors.tmp"
+    save_file(state, str(tmp), metadata={"format": "pt", "model": "StudentNet"})
+    tmp.replace(directory / "model.safetensors")
+    (directory / ".config.json.tmp").write_text(model.config.to_json(), encoding="utf-8")
+    (directory / ".config.json.tmp").replace(directory / "config.json")
+    return directory
+
+
+def load_student(directory: str | Path) -> StudentNet:
+    """Build a ``StudentNet`` from ``config.json`` and load ``model.safetensors`` strictly, in float32.
+
+    Raises:
+        WeightsError: a file is missing or the weights do not fit the configuration.
+    """
+    directory = Path(directory)
+    try:
+        config = StudentConfig.from_dict(json.loads((directory / "config.json").read_text(encoding="utf-8")))
+        state = load_file(str(directory / "model.safetensors"))
+    except FileNotFoundError as exc:
+        raise WeightsError(f"style folder {directory} is incomplete: {Path(exc.filename).name} is missing") from None
+    except (OSError, ValueError, TypeError) as exc:
+        raise WeightsError(f"cannot read the student in {directory}: {exc}") from None
+    model = StudentNet(config)
+    try:
+        model.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in state.items()}, strict=True)
+    except RuntimeError as exc:
+        raise WeightsError(
+            f"{directory}/model.safetensors does not fit config.json: {str(exc).splitlines()[0]}"
+        ) from None
+    return model.eval()

@@ -1,0 +1,233 @@
+"""Styles: a folder with ``config.json``, ``model.safetensors`` and ``style.json``.
+
+Resolution order for a style given by name (DESIGN §3): a directory path → user styles
+(``$GPDFACE_HOME/styles/<name>``) → styles embedded in the package → the manifest's Hub source.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .errors import StyleNotFoundError, WeightsError
+from .face.align import template_for
+from .hub import cached_file, fetch_entry, gpdface_home, verify_file
+from .imageio import atomic_write
+from .manifest import load_manifest
+from .nets.student import StudentNet, load_student, save_student
+
+STYLE_FILES = ("config.json", "model.safetensors", "style.json")
+OUTPUT_MODES = ("paste", "crop", "both")
+STYLE_FORMAT = 1
+
+
+@dataclass(frozen=True)
+class StyleInfo:
+    """What ``style.json`` says about a style.
+
+    Attributes:
+        name: short name, e.g. ``sketch``.
+        description: one line for humans.
+        crop_size: side of the aligned crops the student was trained on.
+        template: ``5 2`` landmark positions in crop pixels the crops were aligned to.
+        default_output: ``paste`` or ``crop``; what ``translate`` writes when not told.
+        license: terms of the weights (and of the data they were trained on).
+        provenance: how the weights were made: teacher, data, recipe, metrics.
+    """
+
+    name: str
+    description: str = ""
+    crop_size: int = 256
+    template: tuple[tuple[float, float], ...] = ()
+    default_output: str = "paste"
+    license: str = ""
+    provenance: dict[str, Any] = field(default_factory=dict, hash=False, compare=False)
+
+    def template_array(self) -> np.ndarray:
+        """The template as a ``5 2`` float32 array (the FFHQ one scaled to the crop when unset)."""
+        if self.template:
+            return np.asarray(self.template, np.float32)
+        return template_for(self.crop_size)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "format": STYLE_FORMAT,
+            "name": self.name,
+            "description": self.description,
+            "crop_size": self.crop_size,
+            "template": [list(map(float, p)) for p in self.template_array()],
+            "default_output": self.default_output,
+            "license": self.license,
+            "provenance": self.provenance,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any], where: str) -> StyleInfo:
+        if data.get("format", STYLE_FORMAT) != STYLE_FORMAT:
+            raise WeightsError(f"{where}: style format {data.get('format')} is not supported by this gpdface")
+        if data.get("default_output", "paste") not in ("paste", "crop"):
+            raise WeightsError(f"{where}: default_output must be 'paste' or 'crop'")
+        template = tuple(tuple(float(v) for v in p) for p in data.get("template", ()))
+        if template and (len(template) != 5 or any(len(p) != 2 for p in template)):
+            raise WeightsError(f"{where}: template must be 5 [x, y] points")
+        return cls(
+            name=str(data.get("name", "")),
+            description=str(data.get("description", "")),
+            crop_size=int(data.get("crop_size", data.get("resolution", 256))),
+            template=template,
+            default_output=str(data.get("default_output", "paste")),
+            license=str(data.get("license", "")),
+            provenance=dict(data.get("provenance", {})),
+        )
+
+
+@dataclass(frozen=True)
+class Style:
+    """A loaded style: its folder, what ``style.json`` says and the student network (float32, eval mode)."""
+
+    path: Path
+    info: StyleInfo
+    model: StudentNet
+
+    @property
+    def name(self) -> str:
+        return self.info.name
+
+
+@dataclass(frozen=True)
+class StyleListing:
+    """One row of ``list_styles``: where a style comes from and whether it can be used offline."""
+
+    name: str
+    origin: str  # "user", "embedded" or "published"
+    description: str
+    available: bool
+    path: Path | None
+
+
+def user_styles_dir() -> Path:
+    return gpdface_home() / "styles"
+
+
+def embedded_styles_dir() -> Path:
+    return Path(str(resources.files("gpdface") / "styles"))
+
+
+def _is_style_dir(path: Path) -> bool:
+    return path.is_dir() and all((path / name).is_file() for name in STYLE_FILES)
+
+
+def _looks_like_path(style: str) -> bool:
+    return any(sep in style for sep in ("/", "\\")) or style.startswith((".", "~"))
+
+
+def resolve_style(style: str | Path) -> Path:
+    """The folder holding ``style``'s files, downloading them from the Hub when needed.
+
+    Raises:
+        StyleNotFoundError: nothing is called ``style`` (the message names close matches).
+        WeightsError: the style is published but cannot be fetched or verified.
+    """
+    text = str(style)
+    path = Path(text).expanduser()
+    if isinstance(style, Path) or _looks_like_path(text) or path.is_dir():
+        if _is_style_dir(path):
+            return path
+        missing = [n for n in STYLE_FILES if not (path / n).is_file()] if path.is_dir() else []
+        detail = f"it lacks {', '.join(missing)}" if missing else "no such folder"
+        raise StyleNotFoundError(f"{path} is not a style folder ({detail})")
+    for folder in (user_styles_dir(), embedded_styles_dir()):
+        if _is_style_dir(folder / text):
+            _verify_embedded(text, folder)
+            return folder / text
+    entry = load_manifest().styles.get(text)
+    if entry is not None and entry.source is not None:
+        files = fetch_entry(entry)
+        return files["model.safetensors"].parent
+    names = sorted({row.name for row in list_styles()})
+    close = difflib.get_close_matches(text, names, n=3, cutoff=0.5)
+    hint = f"did you mean {', '.join(close)}? " if close else ""
+    raise StyleNotFoundError(
+        f"unknown style {text!r}; {hint}known styles: {', '.join(names) or 'none'} (see `gpdface styles`)"
+    )
+
+
+def _verify_embedded(name: str, folder: Path) -> None:
+    """Embedded styles listed in the manifest are checked against their pinned hashes."""
+    entry = load_manifest().styles.get(name)
+    if entry is not None and entry.embedded and folder == embedded_styles_dir():
+        for file in entry.files:
+            verify_file(folder / name / file.name, file)
+
+
+def read_style_info(path: Path) -> StyleInfo:
+    where = str(path / "style.json")
+    try:
+        data = json.loads((path / "style.json").read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as exc:
+        raise WeightsError(f"cannot read {where}: {exc}") from None
+    info = StyleInfo.from_dict(data, where)
+    return info if info.name else StyleInfo(**{**info.__dict__, "name": path.name})
+
+
+def load_style(style: str | Path) -> Style:
+    """Resolve ``style`` (name or folder) and load its student.
+
+    Raises:
+        StyleNotFoundError: unknown name.
+        WeightsError: files missing, corrupt or inconsistent.
+    """
+    path = resolve_style(style)
+    info = read_style_info(path)
+    model = load_student(path)
+    if model.config.resolution != info.crop_size:
+        raise WeightsError(
+            f"{path}: style.json says crop_size {info.crop_size} but config.json says {model.config.resolution}"
+        )
+    return Style(path, info, model)
+
+
+def save_style(directory: str | Path, model: StudentNet, info: StyleInfo) -> Path:
+    """Write a complete style folder: ``config.json``, ``model.safetensors`` (fp16) and ``style.json``."""
+    directory = Path(directory)
+    save_student(model, directory)
+    text = json.dumps(info.to_dict(), indent=2) + "\n"
+    atomic_write(directory / "style.json", lambda f: f.write(text.encode("utf-8")))
+    return directory
+
+
+def list_styles() -> list[StyleListing]:
+    """User, embedded and published styles; a name shadowed by an earlier origin is listed once."""
+    rows: dict[str, StyleListing] = {}
+    for origin, folder in (("user", user_styles_dir()), ("embedded", embedded_styles_dir())):
+        if folder.is_dir():
+            for path in sorted(p for p in folder.iterdir() if _is_style_dir(p)):
+                if path.name not in rows:
+                    rows[path.name] = StyleListing(path.name, origin, _description(path), True, path)
+    for name, entry in load_manifest().styles.items():
+        if name in rows or entry.source is None:
+            continue
+        cached = _cached_entry_dir(entry)
+        rows[name] = StyleListing(name, "published", entry.description, cached is not None, cached)
+    return list(rows.values())
+
+
+def _description(path: Path) -> str:
+    try:
+        return read_style_info(path).description
+    except WeightsError as exc:
+        return f"(unreadable: {exc})"
+
+
+def _cached_entry_dir(entry) -> Path | None:
+    try:
+        paths = [cached_file(entry, f) for f in entry.files]
+    except WeightsError:
+        return None
+    return paths[0].parent if all(paths) else None

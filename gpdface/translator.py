@@ -1,0 +1,289 @@
+"""``Translator``: photo in, photo with every face in the style out.
+
+    >>> from gpdface import Translator
+    >>> result = Translator("sketch")("me.jpg")
+    >>> result.save("me_sketch.jpg")
+
+Steps: read (EXIF, any mode) → detect → align each face to the style's template → all crops of an image
+through the student in one batch → paste back with a feathered mask.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+import torch
+
+from .errors import GpdfaceError, InputError, NoFaceError, UsageError
+from .face.align import align_face
+from .face.blend import paste_faces
+from .face.detect import DEFAULT_DETECTOR, DetectedFace, Detector
+from .imageio import (
+    DEFAULT_MAX_PIXELS,
+    ImageSource,
+    LoadedImage,
+    read_image,
+    to_tensor,
+    to_uint8,
+    write_image,
+)
+from .style import OUTPUT_MODES, Style, load_style
+
+
+@dataclass
+class FaceRecord:
+    """One translated face.
+
+    Attributes:
+        box: ``(x0, y0, x1, y1)`` in photo pixels.
+        score: detector confidence (1.0 for ``aligned`` input).
+        landmarks: ``5 2`` landmarks in photo pixels.
+        matrix: ``2 3`` affine photo → aligned crop.
+        inverse: ``2 3`` affine aligned crop → photo.
+        crop: ``S S 3`` uint8 stylized aligned crop.
+        outputs: files this face was written to (filled by ``TranslationResult.save``).
+    """
+
+    box: tuple[float, float, float, float]
+    score: float
+    landmarks: np.ndarray
+    matrix: np.ndarray
+    inverse: np.ndarray
+    crop: np.ndarray
+    outputs: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "box": [round(v, 2) for v in self.box],
+            "score": round(self.score, 4),
+            "landmarks": np.round(self.landmarks.astype(np.float64), 2).tolist(),
+            "outputs": list(self.outputs),
+        }
+
+
+@dataclass
+class TranslationResult:
+    """What ``Translator`` returns for one image.
+
+    Attributes:
+        image: ``H W 3`` uint8 photo with the stylized faces pasted back.
+        faces: one record per face, largest first.
+        output: what ``save`` writes: ``paste`` (the photo), ``crop`` (aligned crops) or ``both``.
+        alpha: the input's alpha plane, put back on save.
+        source: the input path, when there was one.
+    """
+
+    image: np.ndarray
+    faces: list[FaceRecord]
+    output: str = "paste"
+    alpha: np.ndarray | None = None
+    source: str | None = None
+
+    def output_paths(self, path: str | os.PathLike) -> list[Path]:
+        """The files ``save(path)`` writes: the photo at ``path``, crops at ``<stem>_face<i><suffix>``."""
+        path = Path(path)
+        paths = [path] if self.output in ("paste", "both") else []
+        if self.output in ("crop", "both"):
+            paths += [path.with_name(f"{path.stem}_face{i}{path.suffix}") for i in range(len(self.faces))]
+        return paths
+
+    def save(self, path: str | os.PathLike, overwrite: bool = False) -> list[Path]:
+        """Write the outputs (atomically) and return their paths.
+
+        Raises:
+            UsageError: an output would replace the input file and ``overwrite`` is False.
+        """
+        targets = self.output_paths(path)
+        if self.source and not overwrite:
+            for target in targets:
+                if target.exists() and target.resolve() == Path(self.source).resolve():
+                    raise UsageError(f"{target} is the input file; choose another output or pass --overwrite")
+        written = []
+        if self.output in ("paste", "both"):
+            written.append(write_image(targets[0], self.image, self.alpha))
+        if self.output in ("crop", "both"):
+            for face, target in zip(self.faces, targets[-len(self.faces) :] if self.faces else [], strict=True):
+                written.append(write_image(target, face.crop))
+                face.outputs.append(str(target))
+        if self.output in ("paste", "both"):
+            for face in self.faces:
+                face.outputs.insert(0, str(targets[0]))
+        return written
+
+    def to_pil(self):
+        """The pasted photo as a PIL image (with the input's alpha)."""
+        from PIL import Image
+
+        image = Image.fromarray(self.image, mode="RGB")
+        if self.alpha is not None:
+            image.putalpha(Image.fromarray(self.alpha, mode="L"))
+        return image
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "source": self.source,
+            "size": [int(self.image.shape[1]), int(self.image.shape[0])],
+            "faces": [face.to_dict() for face in self.faces],
+        }
+
+
+@dataclass
+class _Prepared:
+    loaded: LoadedImage
+    detections: list[DetectedFace]
+    crops: list[np.ndarray]
+    matrices: list[np.ndarray]
+    inverses: list[np.ndarray]
+    aligned: bool
+
+
+def pick_device(device: str | torch.device = "auto") -> torch.device:
+    """``auto`` → CUDA when available, else CPU."""
+    if str(device) == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    device = torch.device(device)
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise InputError("--device cuda was asked for but PyTorch sees no CUDA device; use --device cpu")
+    return device
+
+
+class Translator:
+    """Translate every face of a photo into a style.
+
+    Args:
+        style: a style name (``gpdface styles`` lists them) or a style folder.
+        device: ``auto``, ``cpu``, ``cuda`` or a torch device.
+        dtype: the student's dtype; float16 on CUDA and float32 on CPU when None.
+        detector: a ``Detector``, or the name of a RetinaFace model (built on first use).
+        threshold: minimum detector confidence.
+        min_face: minimum face box side in photo pixels.
+        max_faces: keep at most this many faces, largest first (None: all).
+        output: ``paste``, ``crop`` or ``both``; the style's default when None.
+        batch_size: crops per student forward pass.
+        max_pixels: images with more pixels are refused (decompression-bomb guard).
+    """
+
+    def __init__(
+        self,
+        style: str | Path = "sketch",
+        device: str | torch.device = "auto",
+        dtype: torch.dtype | None = None,
+        detector: Detector | str = DEFAULT_DETECTOR,
+        threshold: float = 0.8,
+        min_face: float = 16.0,
+        max_faces: int | None = None,
+        output: str | None = None,
+        batch_size: int = 8,
+        max_pixels: int = DEFAULT_MAX_PIXELS,
+    ) -> None:
+        if output is not None and output not in OUTPUT_MODES:
+            raise InputError(f"output must be one of {', '.join(OUTPUT_MODES)}, got {output!r}")
+        if max_faces is not None and max_faces < 1:
+            raise InputError(f"max_faces must be at least 1, got {max_faces}")
+        if batch_size < 1:
+            raise InputError(f"batch_size must be at least 1, got {batch_size}")
+        self.device = pick_device(device)
+        self.dtype = dtype or (torch.float16 if self.device.type == "cuda" else torch.float32)
+        self.style: Style = load_style(style)
+        self.model = self.style.model.to(self.device, self.dtype).to(memory_format=torch.channels_last)
+        self.crop_size = self.style.info.crop_size
+        self.template = self.style.info.template_array()
+        self.output = output or self.style.info.default_output
+        self.threshold, self.min_face, self.max_faces = threshold, min_face, max_faces
+        self.batch_size, self.max_pixels = batch_size, max_pixels
+        self._detector = detector
+
+    @property
+    def detector(self) -> Detector:
+        """The face detector, built (and its weights resolved) on first use."""
+        if isinstance(self._detector, str):
+            from .face.detect import RetinaFaceDetector
+
+            self._detector = RetinaFaceDetector(
+                self._detector, device=self.device, threshold=self.threshold, min_size=self.min_face
+            )
+        return self._detector
+
+    def __call__(self, image: ImageSource, aligned: bool = False) -> TranslationResult:
+        """Translate one image.
+
+        Args:
+            image: a path, PIL image, ``H W 3`` uint8 array or ``3 H W`` tensor.
+            aligned: the image is already an aligned face crop: skip detection.
+
+        Raises:
+            InputError: the image cannot be read.
+            NoFaceError: no face was found (and ``aligned`` is False).
+        """
+        prepared = self._prepare(image, aligned)
+        return self._finish(prepared, self.stylize(prepared.crops))
+
+    def translate_many(
+        self, images: Iterable[ImageSource], aligned: bool = False
+    ) -> Iterator[tuple[ImageSource, TranslationResult | GpdfaceError]]:
+        """Translate images one after another, yielding ``(input, result)`` or ``(input, error)``.
+
+        A bad input does not stop the rest: its ``GpdfaceError`` is yielded in place of a result.
+        """
+        for image in images:
+            try:
+                yield image, self(image, aligned=aligned)
+            except GpdfaceError as exc:
+                yield image, exc
+
+    def stylize(self, crops: list[np.ndarray]) -> list[np.ndarray]:
+        """Run aligned ``S S 3`` uint8 crops through the student in batches of ``batch_size``."""
+        outputs: list[np.ndarray] = []
+        with torch.inference_mode():
+            for start in range(0, len(crops), self.batch_size):
+                batch = torch.stack([to_tensor(c) for c in crops[start : start + self.batch_size]])  # B 3 S S
+                batch = batch.to(self.device, self.dtype).contiguous(memory_format=torch.channels_last)
+                outputs.extend(to_uint8(self.model(batch).float()))
+        return outputs
+
+    def _prepare(self, image: ImageSource, aligned: bool) -> _Prepared:
+        loaded = read_image(image, self.max_pixels)
+        if aligned:
+            return self._prepare_aligned(loaded)
+        detections = self.detector.detect(loaded.rgb)
+        if self.max_faces is not None:
+            detections = detections[: self.max_faces]
+        if not detections:
+            name = loaded.source or "the image"
+            raise NoFaceError(
+                f"no face found in {name} (confidence ≥ {self.threshold}, side ≥ {self.min_face:g} px); "
+                "if it is already an aligned face crop, pass --aligned"
+            )
+        faces = [align_face(loaded.rgb, d.landmarks, self.crop_size, self.template) for d in detections]
+        return _Prepared(
+            loaded, detections, [f.crop for f in faces], [f.matrix for f in faces], [f.inverse for f in faces], False
+        )
+
+    def _prepare_aligned(self, loaded: LoadedImage) -> _Prepared:
+        width, height = loaded.size
+        size = self.crop_size
+        matrix = np.array([[size / width, 0, 0], [0, size / height, 0]], np.float64)
+        crop = cv2.resize(loaded.rgb, (size, size), interpolation=cv2.INTER_AREA if width > size else cv2.INTER_LINEAR)
+        inverse = cv2.invertAffineTransform(matrix)
+        landmarks = (np.c_[self.template, np.ones(5)] @ inverse.T).astype(np.float32)
+        detection = DetectedFace((0.0, 0.0, float(width), float(height)), 1.0, landmarks)
+        return _Prepared(loaded, [detection], [crop], [matrix], [inverse], True)
+
+    def _finish(self, prepared: _Prepared, stylized: list[np.ndarray]) -> TranslationResult:
+        loaded = prepared.loaded
+        if prepared.aligned:
+            width, height = loaded.size
+            image = cv2.resize(stylized[0], (width, height), interpolation=cv2.INTER_LINEAR)
+        else:
+            image = paste_faces(loaded.rgb, stylized, prepared.inverses)
+        faces = [
+            FaceRecord(d.box, d.score, d.landmarks, m, inv, crop)
+            for d, m, inv, crop in zip(prepared.detections, prepared.matrices, prepared.inverses, stylized, strict=True)
+        ]
+        return TranslationResult(image, faces, self.output, loaded.alpha, loaded.source)
