@@ -164,12 +164,16 @@ def _download_from_url(entry: WeightsEntry, file: FileEntry, what: str) -> Path:
             expected_length = response.headers.get("Content-Length")
 
             def copy(out) -> None:
-                written = 0
+                digest, written = hashlib.sha256(), 0
                 while chunk := response.read(_CHUNK):
                     out.write(chunk)
+                    digest.update(chunk)
                     written += len(chunk)
                 if expected_length is not None and written != int(expected_length):
                     raise WeightsError(f"{what}: transfer broke off after {written} of {expected_length} bytes")
+                # Checked before the rename, so a corrupt download never lands in the cache.
+                if digest.hexdigest() != file.sha256:
+                    raise ChecksumError(url, file.sha256, digest.hexdigest())
 
             atomic_write(dest, copy)
     except WeightsError:

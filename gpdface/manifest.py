@@ -8,6 +8,7 @@ be tricked into writing outside its cache by a crafted manifest.
 from __future__ import annotations
 
 import json
+import os
 import re
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -169,7 +170,10 @@ def _parse_source(where: str, source: Any) -> HubSource | UrlSource | None:
 
 
 def manifest_path() -> Path:
-    """Where the packaged manifest lives."""
+    """The manifest in use: ``$GPDFACE_MANIFEST`` (a private registry, or a test's) or the packaged one."""
+    override = os.environ.get("GPDFACE_MANIFEST")
+    if override:
+        return Path(override).expanduser()
     return Path(str(resources.files("gpdface") / "weights_manifest.json"))
 
 

@@ -192,11 +192,12 @@ def load_student(directory: str | Path) -> StudentNet:
         WeightsError: a file is missing or the weights do not fit the configuration.
     """
     directory = Path(directory)
+    for name in ("config.json", "model.safetensors"):
+        if not (directory / name).is_file():
+            raise WeightsError(f"style folder {directory} is incomplete: {name} is missing")
     try:
         config = StudentConfig.from_dict(json.loads((directory / "config.json").read_text(encoding="utf-8")))
         state = load_file(str(directory / "model.safetensors"))
-    except FileNotFoundError as exc:
-        raise WeightsError(f"style folder {directory} is incomplete: {Path(exc.filename).name} is missing") from None
     except (OSError, ValueError, TypeError) as exc:
         raise WeightsError(f"cannot read the student in {directory}: {exc}") from None
     model = StudentNet(config)

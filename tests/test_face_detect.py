@@ -1,0 +1,71 @@
+"""RetinaFace on real public-domain photos and images derived from them."""
+
+import cv2
+import numpy as np
+import pytest
+
+from gpdface.errors import InputError
+from gpdface.face.align import align_face, template_for
+from gpdface.face.detect import RetinaFaceDetector
+
+
+def test_one_face_each(detector, astronaut, grace_hopper):
+    for photo in (astronaut, grace_hopper):
+        faces = detector.detect(photo)
+        assert len(faces) == 1
+        assert faces[0].score > 0.95 and faces[0].landmarks.shape == (5, 2)
+
+
+def test_two_faces_side_by_side(detector, two_faces):
+    faces = detector.detect(two_faces)
+    assert len(faces) == 2
+    centres = sorted((f.box[0] + f.box[2]) / 2 for f in faces)
+    assert centres[0] < 512 < centres[1]
+    assert faces[0].size >= faces[1].size  # largest first
+
+
+def test_no_face(detector, no_face):
+    assert detector.detect(no_face) == []
+
+
+def test_landmarks_are_ordered_eyes_nose_mouth(detector, astronaut):
+    lm = detector.detect(astronaut)[0].landmarks
+    assert lm[0, 0] < lm[1, 0] and lm[3, 0] < lm[4, 0]  # left before right
+    assert lm[0, 1] < lm[2, 1] < lm[3, 1]  # eyes above nose above mouth
+
+
+def test_aligned_landmarks_land_on_the_template(detector, astronaut, grace_hopper):
+    template = template_for(256)
+    for photo in (astronaut, grace_hopper):
+        face = align_face(photo, detector.detect(photo)[0].landmarks, 256, template)
+        again = detector.detect(cv2.resize(face.crop, (512, 512)))
+        assert len(again) == 1
+        error = np.abs(again[0].landmarks / 2 - template)  # pixels at 256
+        assert error[:2].max() < 4  # the eyes sit on the template
+        assert error.mean() < 4  # mouths differ between people; a similarity cannot fit every one
+
+
+def test_small_face_in_a_large_canvas_is_scaled_back(detector, astronaut):
+    canvas = np.full((3000, 4000, 3), 90, np.uint8)
+    face = cv2.resize(astronaut, (384, 384))
+    canvas[2000:2384, 3000:3384] = face
+    found = detector.detect(canvas)  # found on a ≤1024 px copy, landmarks refined at full resolution
+    assert len(found) == 1
+    direct = detector.detect(face)[0]
+    assert np.abs(found[0].landmarks - (direct.landmarks + (3000, 2000))).max() < 3  # 9 px without refinement
+
+
+def test_options_threshold_and_min_size(detector_dir, two_faces):
+    weights = detector_dir / "detection_mobilenet0.25_Final.pth"
+    assert RetinaFaceDetector(weights=weights, min_size=10_000).detect(two_faces) == []
+    assert len(RetinaFaceDetector(weights=weights, threshold=0.5).detect(two_faces)) == 2
+
+
+def test_unknown_detector_name():
+    with pytest.raises(InputError, match="unknown detector"):
+        RetinaFaceDetector("yolo")
+
+
+def test_weights_come_from_the_registry(with_detector):
+    detector = RetinaFaceDetector()  # resolved through GPDFACE_WEIGHTS_PATH, sha256-checked
+    assert detector.name == "retinaface_mobile0.25"

@@ -1,0 +1,136 @@
+"""The download path, with the real huggingface_hub client against a loopback Hub server."""
+
+import hashlib
+import json
+
+import numpy as np
+import pytest
+from hubserver import HubServer
+
+from conftest import make_style
+from gpdface.errors import ChecksumError, OfflineError, WeightsError
+from gpdface.hub import fetch_entry, sha256_of
+from gpdface.manifest import load_manifest
+from gpdface.style import load_style, resolve_style
+
+REPO_ID, REVISION = "gpdface-test/demo-style", "0123456789abcdef0123456789abcdef01234567"
+
+
+@pytest.fixture
+def published(tmp_path, monkeypatch):
+    """A style served by a loopback Hub, and a manifest that pins it."""
+    style = make_style(tmp_path / "src", "demo", seed=3)
+    files = {p.name: p.read_bytes() for p in style.iterdir()}
+    manifest = {
+        "schema": 1,
+        "styles": {
+            "demo": {
+                "description": "published demo",
+                "files": {n: {"sha256": hashlib.sha256(b).hexdigest(), "size": len(b)} for n, b in files.items()},
+                "source": {"repo_id": REPO_ID, "revision": REVISION},
+            }
+        },
+    }
+    (tmp_path / "manifest.json").write_text(json.dumps(manifest))
+    monkeypatch.setenv("GPDFACE_MANIFEST", str(tmp_path / "manifest.json"))
+    with HubServer(REPO_ID, REVISION, files) as server:
+        monkeypatch.setenv("HF_ENDPOINT", server.endpoint)
+        yield server, style
+
+
+def test_download_then_load(published):
+    server, original = published
+    path = resolve_style("demo")
+    assert any(r.startswith("GET") for r in server.requests)
+    for name in ("config.json", "model.safetensors", "style.json"):
+        assert (path / name).read_bytes() == (original / name).read_bytes()
+    assert REVISION in str(path)  # pinned revision, in the Hugging Face cache layout
+
+
+def test_checksum_mismatch_is_reported_and_file_not_used(published):
+    server, _ = published
+    server.mode = "corrupt"
+    with pytest.raises(ChecksumError) as info:
+        load_style("demo")
+    assert "expected sha256" in str(info.value) and info.value.expected != info.value.actual
+    assert info.value.path.endswith((".json", ".safetensors"))
+
+
+def test_truncated_transfer_is_an_error(published):
+    server, _ = published
+    server.mode = "truncate"
+    with pytest.raises(WeightsError):
+        load_style("demo")
+
+
+def test_server_down_with_warm_cache(published):
+    server, original = published
+    first = load_style("demo")
+    server.stop()
+    server.requests.clear()
+    again = load_style("demo")
+    assert again.path == first.path and server.requests == []
+    for a, b in zip(first.model.state_dict().values(), again.model.state_dict().values(), strict=True):
+        assert np.array_equal(a.numpy(), b.numpy())
+
+
+def test_offline_mode_uses_cache(published, monkeypatch):
+    server, _ = published
+    load_style("demo")
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    server.requests.clear()
+    assert load_style("demo").name == "demo"
+    assert server.requests == []
+
+
+def test_offline_mode_without_cache_says_how_to_fix(published, monkeypatch):
+    server, _ = published
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    with pytest.raises(OfflineError, match="gpdface download demo"):
+        load_style("demo")
+    assert server.requests == []
+
+
+def test_weights_path_folder_is_used_and_checked(tmp_path, monkeypatch, detector_dir):
+    entry = load_manifest().detectors["retinaface_mobile0.25"]
+    monkeypatch.setenv("GPDFACE_WEIGHTS_PATH", str(detector_dir))
+    paths = fetch_entry(entry)
+    assert sha256_of(paths[entry.files[0].name]) == entry.files[0].sha256
+    fake = tmp_path / "fake"
+    fake.mkdir()
+    (fake / entry.files[0].name).write_bytes(b"not the weights")
+    monkeypatch.setenv("GPDFACE_WEIGHTS_PATH", str(fake))
+    with pytest.raises(ChecksumError):
+        fetch_entry(entry)
+
+
+def test_url_source_download_from_loopback(tmp_path, monkeypatch, detector_dir):
+    """The detector's URL source: downloaded, sha256-checked, cached under GPDFACE_HOME."""
+    from gpdface.hub import gpdface_home
+
+    entry = load_manifest().detectors["retinaface_mobile0.25"]
+    data = (detector_dir / entry.files[0].name).read_bytes()
+    with HubServer("x", "y", {}) as server:
+        # Serve the file at base_url/<name> by reusing the server's resolve route.
+        server.repo_id, server.revision = "rel", "v0.1.0"
+        server.files = {entry.files[0].name: data}
+        manifest = {
+            "schema": 1,
+            "detectors": {
+                "retinaface_mobile0.25": {
+                    "files": {entry.files[0].name: {"sha256": entry.files[0].sha256, "size": len(data)}},
+                    "source": {"base_url": f"{server.endpoint}/rel/resolve/v0.1.0"},
+                }
+            },
+        }
+        (tmp_path / "m.json").write_text(json.dumps(manifest))
+        monkeypatch.setenv("GPDFACE_MANIFEST", str(tmp_path / "m.json"))
+        got = fetch_entry(load_manifest().detectors["retinaface_mobile0.25"])
+        path = got[entry.files[0].name]
+        assert path.parent == gpdface_home() / "detectors" / "retinaface_mobile0.25"
+        server.mode = "corrupt"
+        with pytest.raises(ChecksumError):
+            fetch_entry(load_manifest().detectors["retinaface_mobile0.25"], force=True)
+        # The corrupt transfer was refused before it replaced the good cached copy.
+        assert sha256_of(path) == entry.files[0].sha256
+        assert [p.name for p in path.parent.iterdir()] == [path.name]
