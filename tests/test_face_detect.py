@@ -52,7 +52,7 @@ def test_small_face_in_a_large_canvas_is_scaled_back(detector, astronaut):
     found = detector.detect(canvas)  # found on a ≤1024 px copy, landmarks refined at full resolution
     assert len(found) == 1
     direct = detector.detect(face)[0]
-    assert np.abs(found[0].landmarks - (direct.landmarks + (3000, 2000))).max() < 3  # 9 px without refinement
+    assert np.abs(found[0].landmarks - (direct.landmarks + np.array([3000, 2000]))).max() < 3  # 9 px without refinement
 
 
 def test_options_threshold_and_min_size(detector_dir, two_faces):

@@ -5,13 +5,13 @@ import json
 
 import numpy as np
 import pytest
-from hubserver import HubServer
 
 from conftest import make_style
 from gpdface.errors import ChecksumError, OfflineError, WeightsError
 from gpdface.hub import fetch_entry, sha256_of
 from gpdface.manifest import load_manifest
 from gpdface.style import load_style, resolve_style
+from hubserver import HubServer
 
 REPO_ID, REVISION = "gpdface-test/demo-style", "0123456789abcdef0123456789abcdef01234567"
 
@@ -64,7 +64,7 @@ def test_truncated_transfer_is_an_error(published):
 
 
 def test_server_down_with_warm_cache(published):
-    server, original = published
+    server, _ = published
     first = load_style("demo")
     server.stop()
     server.requests.clear()

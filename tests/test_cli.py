@@ -1,0 +1,163 @@
+"""The command line, through typer's CliRunner and through the installed entry point."""
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+from PIL import Image
+from typer.testing import CliRunner
+
+from conftest import make_style
+from gpdface.cli import app
+from gpdface.style import user_styles_dir
+
+runner = CliRunner()
+
+
+@pytest.fixture
+def photos(tmp_path, astronaut, grace_hopper, two_faces, no_face):
+    folder = tmp_path / "in"
+    folder.mkdir()
+    Image.fromarray(astronaut).save(folder / "astronaut.png")
+    Image.fromarray(grace_hopper).save(folder / "hopper.jpg")
+    Image.fromarray(two_faces).save(folder / "two.jpg")
+    Image.fromarray(no_face).save(tmp_path / "coffee.jpg")
+    return folder
+
+
+@pytest.fixture
+def user_style():
+    return make_style(user_styles_dir(), "teststyle")
+
+
+def invoke(*args):
+    return runner.invoke(app, [str(a) for a in args])
+
+
+def test_translate_one_file(photos, user_style, with_detector, tmp_path):
+    result = invoke("translate", photos / "two.jpg", "-o", tmp_path / "out.jpg", "--style", "teststyle", "--json")
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.stdout)
+    assert len(summary["results"][0]["faces"]) == 2
+    assert summary["results"][0]["outputs"] == [str(tmp_path / "out.jpg")]
+    face = summary["results"][0]["faces"][0]
+    assert len(face["box"]) == 4 and len(face["landmarks"]) == 5 and face["score"] > 0.9
+    assert Image.open(tmp_path / "out.jpg").size == Image.open(photos / "two.jpg").size
+
+
+def test_default_output_is_beside_the_input(photos, user_style, with_detector):
+    result = invoke("translate", photos / "astronaut.png", "--style", "teststyle")
+    assert result.exit_code == 0, result.output
+    assert (photos / "astronaut_teststyle.png").is_file()
+
+
+def test_folder_with_one_bad_file(photos, user_style, with_detector, tmp_path):
+    (photos / "broken.jpg").write_bytes(b"\xff\xd8\xff\xe0 not really a jpeg")
+    result = invoke("translate", photos, "-o", tmp_path / "out", "--style", "teststyle", "--json")
+    assert result.exit_code == 1
+    summary = json.loads(result.stdout)
+    errors = [r for r in summary["results"] if "error" in r]
+    assert [os.path.basename(r["source"]) for r in errors] == ["broken.jpg"]
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["astronaut.png", "hopper.jpg", "two.jpg"]
+    assert "broken.jpg" in result.stderr
+
+
+def test_glob_input_and_crop_output(photos, user_style, with_detector, tmp_path):
+    result = invoke(
+        "translate", str(photos / "*.png"), "-o", tmp_path / "o", "--style", "teststyle", "--output", "crop"
+    )
+    assert result.exit_code == 0, result.output
+    assert [p.name for p in (tmp_path / "o").iterdir()] == ["astronaut_face0.png"]
+
+
+def test_output_onto_input_is_refused(photos, user_style, with_detector):
+    before = (photos / "hopper.jpg").read_bytes()
+    result = invoke("translate", photos / "hopper.jpg", "-o", photos / "hopper.jpg", "--style", "teststyle")
+    assert result.exit_code == 2
+    assert "--overwrite" in result.stderr
+    assert (photos / "hopper.jpg").read_bytes() == before
+    result = invoke(
+        "translate", photos / "hopper.jpg", "-o", photos / "hopper.jpg", "--style", "teststyle", "--overwrite"
+    )
+    assert result.exit_code == 0 and (photos / "hopper.jpg").read_bytes() != before
+
+
+def test_no_face_exit_code(photos, user_style, with_detector, tmp_path):
+    result = invoke("translate", tmp_path / "coffee.jpg", "--style", "teststyle")
+    assert result.exit_code == 3
+    assert "no face found" in result.stderr and "--aligned" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert invoke("translate", tmp_path / "coffee.jpg", "--style", "teststyle", "--aligned").exit_code == 0
+
+
+def test_unknown_style_suggests_close_names(photos, user_style):
+    result = invoke("translate", photos / "hopper.jpg", "--style", "teststyl")
+    assert result.exit_code == 2
+    assert "did you mean teststyle" in result.stderr
+
+
+def test_missing_input(user_style, tmp_path):
+    result = invoke("translate", tmp_path / "nothing.jpg", "--style", "teststyle")
+    assert result.exit_code == 1 and "no such file" in result.stderr
+
+
+def test_offline_without_detector_weights_exits_4(photos, user_style, monkeypatch):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    result = invoke("translate", photos / "hopper.jpg", "--style", "teststyle")
+    assert result.exit_code == 4
+    assert "gpdface download" in result.stderr and "GPDFACE_WEIGHTS_PATH" in result.stderr
+
+
+def test_debug_shows_the_traceback(photos, user_style, tmp_path, with_detector):
+    result = invoke("--debug", "translate", tmp_path / "coffee.jpg", "--style", "teststyle")
+    assert result.exit_code == 3 and "Traceback" in result.stderr
+
+
+def test_usage_error_is_exit_2():
+    assert invoke("translate", "--no-such-option").exit_code == 2
+
+
+def test_styles_and_doctor(user_style, with_detector):
+    result = invoke("styles", "--json")
+    assert result.exit_code == 0
+    assert {"name": "teststyle", "origin": "user"}.items() <= json.loads(result.stdout)[0].items()
+    doctor = invoke("doctor")
+    assert doctor.exit_code == 0
+    assert "torch" in doctor.stdout and "retinaface_mobile0.25" in doctor.stdout
+
+
+def test_download_detector_into_the_cache(with_detector):
+    result = invoke("download", "retinaface_mobile0.25")
+    assert result.exit_code == 0, result.output
+    assert "verified" in result.stdout
+    assert invoke("download", "nonesuch").exit_code == 1
+
+
+def test_entry_point_in_a_subprocess(photos, user_style, detector_dir, tmp_path):
+    exe = shutil.which("gpdface", path=os.path.dirname(sys.executable))
+    assert exe, "the gpdface console script is not installed beside this Python"
+    env = {**os.environ, "GPDFACE_WEIGHTS_PATH": str(detector_dir)}
+    start = time.perf_counter()
+    assert subprocess.run([exe, "--help"], capture_output=True, env=env).returncode == 0
+    help_seconds = time.perf_counter() - start
+    done = subprocess.run(
+        [exe, "translate", str(photos / "astronaut.png"), "-o", str(tmp_path / "o.png"), "--style", "teststyle"],
+        capture_output=True,
+        text=True,
+        env=env,
+    )
+    assert done.returncode == 0, done.stderr
+    assert np.asarray(Image.open(tmp_path / "o.png")).shape == (512, 512, 3)
+    noface = subprocess.run(
+        [exe, "translate", str(tmp_path / "coffee.jpg"), "--style", "teststyle"],
+        capture_output=True,
+        text=True,
+        env=env,
+    )
+    assert noface.returncode == 3 and noface.stderr.startswith("error: no face found")
+    print(f"gpdface --help took {help_seconds:.2f} s")

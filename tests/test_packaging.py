@@ -1,0 +1,46 @@
+"""The wheel carries the manifest (and any embedded style) and nothing from the test assets."""
+
+import shutil
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def wheel(tmp_path_factory) -> Path:
+    if shutil.which("git") is None:
+        pytest.skip("git is needed to copy the checkout")
+    out = tmp_path_factory.mktemp("wheel")
+    cmd = [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", str(out), str(REPO)]
+    done = subprocess.run(cmd, capture_output=True, text=True)
+    if done.returncode != 0 and "hatchling" in done.stderr:
+        pytest.skip("hatchling is not installed in this environment (pip install -e '.[dev]')")
+    assert done.returncode == 0, done.stderr
+    return next(out.glob("gpdface-*.whl"))
+
+
+def test_wheel_contents(wheel):
+    names = set(zipfile.ZipFile(wheel).namelist())
+    assert "gpdface/weights_manifest.json" in names
+    assert "gpdface/cli.py" in names and "gpdface/face/detect.py" in names
+    assert not any(n.endswith((".pth", ".pt")) for n in names)
+    assert not any(n.startswith("tests/") for n in names)
+    embedded = sorted(
+        p.relative_to(REPO).as_posix()
+        for p in (REPO / "gpdface" / "styles").rglob("*")
+        if p.is_file() and not p.name.startswith(".")
+    )
+    for path in embedded:
+        assert path in names
+    entry_points = next(n for n in names if n.endswith("entry_points.txt"))
+    assert "gpdface = gpdface.cli:app" in zipfile.ZipFile(wheel).read(entry_points).decode()
+
+
+def test_top_level_manifest_is_the_packaged_one():
+    top = REPO / "weights_manifest.json"
+    assert top.read_bytes() == (REPO / "gpdface" / "weights_manifest.json").read_bytes()

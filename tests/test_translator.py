@@ -1,0 +1,172 @@
+"""Translator end to end on real photos, with test styles (never shipped) and an identity student."""
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from conftest import IdentityNet, make_style
+from gpdface import NoFaceError, Translator, UsageError
+from gpdface.errors import InputError
+from gpdface.face.blend import feather_mask
+
+
+@pytest.fixture
+def translator(style_dir, with_detector):
+    return Translator(style_dir, device="cpu")
+
+
+@pytest.fixture
+def identity(style_dir, with_detector):
+    t = Translator(style_dir, device="cpu")
+    t.model = IdentityNet()
+    return t
+
+
+def changed_pixels(a, b):
+    return (a != b).any(axis=2)
+
+
+def test_two_faces_are_translated_and_background_untouched(translator, two_faces):
+    result = translator(two_faces)
+    assert len(result.faces) == 2
+    assert result.image.shape == two_faces.shape
+    changed = changed_pixels(result.image, two_faces)
+    for face in result.faces:
+        x0, y0, x1, y1 = (int(v) for v in face.box)
+        assert changed[y0:y1, x0:x1].mean() > 0.5  # each face was replaced
+    # Outside every face's mask nothing changed.
+    import cv2
+
+    size = translator.crop_size
+    union = np.zeros(two_faces.shape[:2], np.float32)
+    for face in result.faces:
+        union = np.maximum(union, cv2.warpAffine(feather_mask(size), face.inverse, two_faces.shape[1::-1]))
+    assert not changed[union == 0].any()
+    assert (union == 0).mean() > 0.5
+
+
+def test_identity_student_reproduces_the_photo(identity, astronaut):
+    result = identity(astronaut)
+    assert len(result.faces) == 1
+    error = np.abs(result.image.astype(int) - astronaut.astype(int))
+    assert error.mean() < 1.0  # only the face region is resampled twice
+    face = result.faces[0]
+    assert face.crop.shape == (256, 256, 3)
+    x0, y0, x1, y1 = (int(v) for v in face.box)
+    assert error[y0:y1, x0:x1].mean() < 8
+
+
+@pytest.mark.parametrize("kind", ["path", "pil", "array", "tensor"])
+def test_every_input_type_gives_the_same_result(translator, astronaut, tmp_path, kind):
+    Image.fromarray(astronaut).save(tmp_path / "a.png")
+    source = {
+        "path": tmp_path / "a.png",
+        "pil": Image.fromarray(astronaut),
+        "array": astronaut,
+        "tensor": torch.from_numpy(astronaut).permute(2, 0, 1),
+    }[kind]
+    reference = translator(astronaut)
+    result = translator(source)
+    assert np.array_equal(result.image, reference.image)
+    assert result.source == (str(tmp_path / "a.png") if kind == "path" else None)
+
+
+def test_crop_and_both_outputs(translator, two_faces, tmp_path):
+    translator.output = "both"
+    result = translator(two_faces)
+    written = result.save(tmp_path / "out.jpg")
+    assert [p.name for p in written] == ["out.jpg", "out_face0.jpg", "out_face1.jpg"]
+    assert all(p.is_file() for p in written)
+    assert result.faces[0].outputs == [str(tmp_path / "out.jpg"), str(tmp_path / "out_face0.jpg")]
+    translator.output = "crop"
+    assert [p.name for p in translator(two_faces).save(tmp_path / "c.png")] == ["c_face0.png", "c_face1.png"]
+
+
+def test_style_default_output_mode(tmp_path, with_detector, astronaut):
+    style = make_style(tmp_path, "cropper", default_output="crop")
+    assert Translator(style).output == "crop"
+    assert Translator(style, output="paste").output == "paste"
+
+
+def test_aligned_input_skips_detection(style_dir, no_face):
+    # No detector weights are available here (no GPDFACE_WEIGHTS_PATH): aligned mode must not need them.
+    result = Translator(style_dir, device="cpu")(no_face, aligned=True)
+    assert len(result.faces) == 1 and result.faces[0].score == 1.0
+    assert result.image.shape == no_face.shape
+    assert result.faces[0].crop.shape == (256, 256, 3)
+
+
+def test_no_face_raises(translator, no_face):
+    with pytest.raises(NoFaceError, match="--aligned"):
+        translator(no_face)
+
+
+def test_rgba_alpha_is_kept(translator, astronaut, tmp_path):
+    alpha = np.full(astronaut.shape[:2], 200, np.uint8)
+    alpha[:50] = 0
+    Image.fromarray(np.dstack([astronaut, alpha])).save(tmp_path / "rgba.png")
+    result = translator(tmp_path / "rgba.png")
+    result.save(tmp_path / "out.png")
+    back = np.asarray(Image.open(tmp_path / "out.png"))
+    assert back.shape[2] == 4 and np.array_equal(back[..., 3], alpha)
+
+
+def test_grayscale_and_exif_rotated_inputs(translator, astronaut, tmp_path):
+    Image.fromarray(astronaut).convert("L").save(tmp_path / "grey.png")
+    assert len(translator(tmp_path / "grey.png").faces) == 1
+    exif = Image.Exif()
+    exif[0x0112] = 8  # displayed rotated 90° counter-clockwise
+    Image.fromarray(np.rot90(astronaut, k=-1)).save(tmp_path / "rot.jpg", exif=exif, quality=95)
+    result = translator(tmp_path / "rot.jpg")
+    assert result.image.shape == astronaut.shape  # upright after EXIF
+    lm = result.faces[0].landmarks
+    assert lm[0, 1] < lm[3, 1]  # eyes above the mouth: the face is upright
+
+
+def test_max_faces_keeps_the_largest(translator, two_faces):
+    translator.max_faces = 1
+    result = translator(two_faces)
+    assert len(result.faces) == 1
+
+
+def test_save_refuses_to_replace_the_input(translator, astronaut, tmp_path):
+    Image.fromarray(astronaut).save(tmp_path / "a.png")
+    before = (tmp_path / "a.png").read_bytes()
+    result = translator(tmp_path / "a.png")
+    with pytest.raises(UsageError, match="is the input"):
+        result.save(tmp_path / "a.png")
+    assert (tmp_path / "a.png").read_bytes() == before
+    result.save(tmp_path / "a.png", overwrite=True)
+    assert (tmp_path / "a.png").read_bytes() != before
+
+
+def test_translate_many_reports_bad_inputs_and_goes_on(translator, astronaut, tmp_path):
+    Image.fromarray(astronaut).save(tmp_path / "good.png")
+    (tmp_path / "bad.png").write_bytes(b"\x89PNG broken")
+    results = list(translator.translate_many([tmp_path / "bad.png", tmp_path / "good.png"]))
+    assert isinstance(results[0][1], InputError)
+    assert len(results[1][1].faces) == 1
+
+
+def test_large_photo_with_one_face(translator, astronaut):
+    canvas = np.full((4000, 6000, 3), 120, np.uint8)  # 24 megapixels
+    canvas[1500:2524, 2500:3524] = np.asarray(Image.fromarray(astronaut).resize((1024, 1024)))
+    result = translator(canvas)
+    assert len(result.faces) == 1
+    changed = changed_pixels(result.image, canvas)
+    ys, xs = np.nonzero(changed)
+    assert ys.min() >= 1400 and ys.max() < 2700 and xs.min() >= 2400 and xs.max() < 3700  # only the face region
+
+
+def test_bad_options(style_dir):
+    with pytest.raises(InputError, match="output must be"):
+        Translator(style_dir, output="sideways")
+    with pytest.raises(InputError, match="max_faces"):
+        Translator(style_dir, max_faces=0)
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="checks the error shown when CUDA is absent")
+def test_cuda_asked_for_but_absent(style_dir):
+    with pytest.raises(InputError, match="no CUDA device"):
+        Translator(style_dir, device="cuda")
