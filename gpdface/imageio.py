@@ -177,6 +177,7 @@ def atomic_write(path: Path, write) -> None:
     """Call ``write(file_object)`` on a temporary file beside ``path`` and rename it into place."""
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
+        os.fchmod(fd, _new_file_mode())  # mkstemp makes 0600 files; outputs should follow the umask
         with os.fdopen(fd, "wb") as f:
             write(f)
             f.flush()
@@ -185,6 +186,12 @@ def atomic_write(path: Path, write) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def _new_file_mode() -> int:
+    umask = os.umask(0)
+    os.umask(umask)
+    return 0o666 & ~umask
 
 
 def to_tensor(rgb: np.ndarray) -> torch.Tensor:

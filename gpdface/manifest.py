@@ -43,6 +43,7 @@ class HubSource:
     repo_id: str
     revision: str
     repo_type: str = "model"
+    pinned: bool = True
 
 
 @dataclass(frozen=True)
@@ -53,6 +54,18 @@ class UrlSource:
 
 
 @dataclass(frozen=True)
+class PackageSource:
+    """A file inside a PyPI package the user installs (``pip install --no-deps <requirement>``).
+
+    The member is located without importing the package and checked against ``member_sha256``.
+    """
+
+    requirement: str
+    member: str
+    member_sha256: str
+
+
+@dataclass(frozen=True)
 class WeightsEntry:
     """A manifest entry: a style, a detector or a teacher."""
 
@@ -60,7 +73,7 @@ class WeightsEntry:
     name: str
     description: str
     files: tuple[FileEntry, ...]
-    source: HubSource | UrlSource | None
+    source: HubSource | UrlSource | PackageSource | None
     license: str = ""
     resolution: int | None = None
     embedded: bool = False
@@ -153,20 +166,28 @@ def _parse_entry(kind: Kind, name: str, body: dict[str, Any]) -> WeightsEntry:
     )
 
 
-def _parse_source(where: str, source: Any) -> HubSource | UrlSource | None:
+def _parse_source(where: str, source: Any) -> HubSource | UrlSource | PackageSource | None:
     if source is None:
         return None
+    if "package" in source:
+        member = validate_relative_path(str(source.get("member", "")))
+        sha = str(source.get("member_sha256", "")).lower()
+        if not _SHA256.match(sha):
+            raise WeightsError(f"{where}: a package source needs a 64-hex member_sha256")
+        return PackageSource(str(source["package"]), member, sha)
     if "repo_id" in source:
         revision = str(source.get("revision", ""))
-        if not _REVISION.match(revision):
+        pinned = bool(_REVISION.match(revision))
+        # A branch is accepted only with a stated reason; the files' sha256 still pin the content.
+        if not pinned and not source.get("unpinned_reason"):
             raise WeightsError(f"{where}: a Hub source must pin a 40-hex commit revision, got {revision!r}")
-        return HubSource(str(source["repo_id"]), revision, str(source.get("repo_type", "model")))
+        return HubSource(str(source["repo_id"]), revision, str(source.get("repo_type", "model")), pinned)
     if "base_url" in source:
         url = str(source["base_url"])
         if not url.startswith(("https://", "http://")):
             raise WeightsError(f"{where}: base_url must be http(s), got {url!r}")
         return UrlSource(url.rstrip("/"))
-    raise WeightsError(f"{where}: source needs either repo_id + revision or base_url")
+    raise WeightsError(f"{where}: source needs repo_id + revision, base_url, or package + member")
 
 
 def manifest_path() -> Path:

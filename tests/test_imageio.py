@@ -154,3 +154,15 @@ def test_tensor_round_trip(rgb):
     t = to_tensor(rgb)
     assert t.shape == (3, 40, 60) and t.min() >= -1 and t.max() <= 1
     assert np.array_equal(to_uint8(t[None])[0], rgb)
+
+
+def test_written_files_follow_the_umask(tmp_path, rgb):
+    import os
+    import stat
+
+    old = os.umask(0o022)
+    try:
+        write_image(tmp_path / "o.png", rgb)
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE((tmp_path / "o.png").stat().st_mode) == 0o644

@@ -1,0 +1,4 @@
+"""The training half of gpdface (``pip install "gpdface[train]"``).
+
+Never imported by the runtime: ``import gpdface`` and ``gpdface translate`` work without it.
+"""

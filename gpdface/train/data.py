@@ -1,0 +1,188 @@
+"""Training data: exemplar pairs, their alignment to a template, and augmented batches.
+
+A pair folder holds ``source/`` and ``target/`` (or CUFS's ``photos/`` and ``sketches/``) with files of
+the same names. The target is assumed to share the source's geometry (as a drawn-over photo does), so
+the face is detected on the source and the same transform aligns both.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+import torch
+
+from ..errors import InputError, NoFaceError
+from ..face.align import estimate_alignment
+from ..face.detect import Detector
+from ..imageio import read_image, to_tensor
+
+IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".bmp"}
+_SOURCE_NAMES, _TARGET_NAMES = ("source", "photos"), ("target", "sketches")
+
+
+@dataclass(frozen=True)
+class PairFiles:
+    name: str
+    source: Path
+    target: Path
+
+
+def find_pairs(folder: str | Path) -> list[PairFiles]:
+    """The pairs in ``folder`` (``source/`` + ``target/``, or ``photos/`` + ``sketches/``), sorted by name.
+
+    Raises:
+        InputError: the sub-folders are missing, or a file has no partner.
+    """
+    folder = Path(folder)
+    source_dir = next((folder / n for n in _SOURCE_NAMES if (folder / n).is_dir()), None)
+    target_dir = next((folder / n for n in _TARGET_NAMES if (folder / n).is_dir()), None)
+    if source_dir is None or target_dir is None:
+        raise InputError(f"{folder}: a pairs folder needs source/ and target/ sub-folders with files of the same names")
+
+    def images(d: Path) -> dict[str, Path]:
+        return {p.stem: p for p in sorted(d.iterdir()) if p.suffix.lower() in IMAGE_SUFFIXES}
+
+    sources, targets = images(source_dir), images(target_dir)
+    unmatched = sorted(set(sources) ^ set(targets))
+    if unmatched:
+        raise InputError(f"{folder}: no partner for {', '.join(unmatched[:5])}{' …' if len(unmatched) > 5 else ''}")
+    if not sources:
+        raise InputError(f"{folder}: no images in {source_dir.name}/")
+    return [PairFiles(name, sources[name], targets[name]) for name in sorted(sources)]
+
+
+@dataclass
+class AlignedPairs:
+    """Pairs ready for training: original images and the photo → crop transform of each.
+
+    Attributes:
+        names: pair names.
+        sources: ``H W 3`` uint8 source images.
+        targets: ``H W 3`` uint8 target images, same size as their source.
+        matrices: ``2 3`` photo → crop affine transforms at ``crop_size``.
+        crop_size: side of the aligned crops.
+    """
+
+    names: list[str]
+    sources: list[np.ndarray]
+    targets: list[np.ndarray]
+    matrices: list[np.ndarray]
+    crop_size: int
+
+    def __len__(self) -> int:
+        return len(self.names)
+
+    def crops(self, index: int) -> tuple[np.ndarray, np.ndarray]:
+        """The aligned (source, target) crops of one pair, without augmentation."""
+        return warp_pair(self.sources[index], self.targets[index], self.matrices[index], self.crop_size)
+
+
+def warp_pair(source: np.ndarray, target: np.ndarray, matrix: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray]:
+    def warp(image: np.ndarray) -> np.ndarray:
+        return cv2.warpAffine(image, matrix, (size, size), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT_101)
+
+    return warp(source), warp(target)
+
+
+def align_pairs(
+    pairs: list[PairFiles], detector: Detector | None, crop_size: int, template: np.ndarray
+) -> AlignedPairs:
+    """Read every pair and align it by the 5 landmarks detected on the source.
+
+    Args:
+        pairs: the files.
+        detector: finds the landmarks; None when the images are already aligned crops.
+        crop_size: side of the aligned crops.
+        template: ``5 2`` landmark positions in crop pixels.
+
+    Raises:
+        InputError: an image cannot be read.
+        NoFaceError: no face on a source (the message names the file and suggests ``--aligned``).
+    """
+    names, sources, targets, matrices = [], [], [], []
+    for pair in pairs:
+        source, target = read_image(pair.source).rgb, read_image(pair.target).rgb
+        if target.shape != source.shape:
+            target = cv2.resize(target, source.shape[1::-1], interpolation=cv2.INTER_AREA)
+        if detector is None:
+            height, width = source.shape[:2]
+            matrix = np.array([[crop_size / width, 0, 0], [0, crop_size / height, 0]], np.float64)
+        else:
+            faces = detector.detect(source)
+            if not faces:
+                raise NoFaceError(f"no face found in {pair.source}; if the pairs are aligned crops, pass --aligned")
+            matrix = estimate_alignment(faces[0].landmarks, template)
+        names.append(pair.name)
+        sources.append(source)
+        targets.append(target)
+        matrices.append(matrix)
+    return AlignedPairs(names, sources, targets, matrices, crop_size)
+
+
+@dataclass(frozen=True)
+class Augment:
+    """Random geometry shared by source and target, and photometric jitter on the source only.
+
+    The photometric part widens the range of photos the student accepts (CUFS photos are studio shots
+    on white; users' photos are not), while the target stays untouched.
+    """
+
+    scale: float = 0.05
+    rotate_deg: float = 5.0
+    shift: float = 0.03
+    flip: bool = True
+    brightness: float = 0.25
+    contrast: float = 0.25
+    saturation: float = 0.4
+    grey_probability: float = 0.1
+
+
+def jitter_matrix(matrix: np.ndarray, size: int, aug: Augment, rng: np.random.Generator) -> np.ndarray:
+    """Compose a random similarity (about the crop centre) after ``matrix``."""
+    angle = np.deg2rad(rng.uniform(-aug.rotate_deg, aug.rotate_deg))
+    scale = np.exp(rng.uniform(-aug.scale, aug.scale))
+    shift = rng.uniform(-aug.shift, aug.shift, size=2) * size
+    c = (size - 1) / 2
+    rot = np.array([[np.cos(angle), -np.sin(angle)], [np.sin(angle), np.cos(angle)]]) * scale
+    extra = np.c_[rot, np.array([c, c]) - rot @ np.array([c, c]) + shift]
+    if aug.flip and rng.random() < 0.5:
+        extra = np.array([[-1, 0, size - 1], [0, 1, 0]], np.float64) @ np.r_[extra, [[0, 0, 1]]]
+    return extra @ np.r_[matrix, [[0, 0, 1]]]
+
+
+def photometric(crop: np.ndarray, aug: Augment, rng: np.random.Generator) -> np.ndarray:
+    image = crop.astype(np.float32)
+    grey = image @ np.array([0.299, 0.587, 0.114], np.float32)
+    if rng.random() < aug.grey_probability:
+        image = np.repeat(grey[..., None], 3, axis=2)
+    else:
+        image = grey[..., None] + (image - grey[..., None]) * rng.uniform(1 - aug.saturation, 1 + aug.saturation)
+    mean = image.mean()
+    image = (image - mean) * rng.uniform(1 - aug.contrast, 1 + aug.contrast) + mean
+    image = image * rng.uniform(1 - aug.brightness, 1 + aug.brightness)
+    return np.clip(image, 0, 255).astype(np.uint8)
+
+
+class PairBatches:
+    """Endless random batches ``(x, y)`` of ``B 3 S S`` tensors in [-1, 1] from aligned pairs."""
+
+    def __init__(self, pairs: AlignedPairs, batch_size: int, aug: Augment | None, seed: int) -> None:
+        self.pairs, self.batch_size, self.aug = pairs, batch_size, aug
+        self.rng = np.random.default_rng(seed)
+
+    def sample(self) -> tuple[torch.Tensor, torch.Tensor]:
+        xs, ys = [], []
+        size = self.pairs.crop_size
+        for index in self.rng.integers(0, len(self.pairs), self.batch_size):
+            matrix = self.pairs.matrices[index]
+            if self.aug is not None:
+                matrix = jitter_matrix(matrix, size, self.aug, self.rng)
+            x, y = warp_pair(self.pairs.sources[index], self.pairs.targets[index], matrix, size)
+            if self.aug is not None:
+                x = photometric(x, self.aug, self.rng)
+            xs.append(to_tensor(x))
+            ys.append(to_tensor(y))
+        return torch.stack(xs), torch.stack(ys)

@@ -1,0 +1,81 @@
+"""Image losses and similarity measures for training and evaluation.
+
+SSIM follows Wang et al. (2004): an 11×11 Gaussian window with σ = 1.5, constants K1 = 0.01, K2 = 0.03
+on a data range of 1 for [0, 1] images, and population (biased) covariance, which is the protocol the
+face-sketch literature reports its numbers with.
+"""
+
+from __future__ import annotations
+
+import functools
+
+import torch
+import torch.nn.functional as F
+
+from ..shapes import check_shape
+
+
+@functools.lru_cache(maxsize=8)
+def _gaussian_window(size: int, sigma: float, device: str, dtype: torch.dtype) -> torch.Tensor:
+    coords = torch.arange(size, dtype=torch.float64) - (size - 1) / 2
+    g = torch.exp(-(coords**2) / (2 * sigma**2))
+    g = g / g.sum()
+    return (g[:, None] * g[None, :]).to(device=device, dtype=dtype)[None, None]  # 1 1 k k
+
+
+def ssim_map(x: torch.Tensor, y: torch.Tensor, data_range: float = 1.0, size: int = 11, sigma: float = 1.5):
+    """Per-pixel SSIM and contrast-structure maps of ``B C H W`` images (valid region only)."""
+    check_shape(x, "B C H W", "x")
+    check_shape(y, f"{x.shape[0]} {x.shape[1]} {x.shape[2]} {x.shape[3]}", "y")
+    channels = x.shape[1]
+    window = _gaussian_window(size, sigma, str(x.device), x.dtype).expand(channels, 1, size, size)
+
+    def blur(t: torch.Tensor) -> torch.Tensor:
+        return F.conv2d(t, window, groups=channels)
+
+    c1, c2 = (0.01 * data_range) ** 2, (0.03 * data_range) ** 2
+    mu_x, mu_y = blur(x), blur(y)
+    var_x = blur(x * x) - mu_x**2
+    var_y = blur(y * y) - mu_y**2
+    cov = blur(x * y) - mu_x * mu_y
+    cs = (2 * cov + c2) / (var_x + var_y + c2)
+    luminance = (2 * mu_x * mu_y + c1) / (mu_x**2 + mu_y**2 + c1)
+    return luminance * cs, cs
+
+
+def ssim(x: torch.Tensor, y: torch.Tensor, data_range: float = 1.0) -> torch.Tensor:
+    """Mean SSIM per image (``B``) of ``B C H W`` images with values spanning ``data_range``."""
+    return ssim_map(x, y, data_range)[0].flatten(1).mean(1)
+
+
+MS_WEIGHTS = (0.0448, 0.2856, 0.3001, 0.2363, 0.1333)
+
+
+def ms_ssim(x: torch.Tensor, y: torch.Tensor, scales: int = 3, data_range: float = 1.0) -> torch.Tensor:
+    """Multi-scale SSIM per image (Wang et al. 2003 weights, renormalised to ``scales`` levels)."""
+    weights = torch.tensor(MS_WEIGHTS[:scales], device=x.device, dtype=x.dtype)
+    weights = weights / weights.sum()
+    values = []
+    for level in range(scales):
+        full, cs = ssim_map(x, y, data_range)
+        metric = full if level == scales - 1 else cs
+        values.append(metric.flatten(1).mean(1).clamp_min(1e-6))
+        if level < scales - 1:
+            x, y = F.avg_pool2d(x, 2), F.avg_pool2d(y, 2)
+    stacked = torch.stack(values, dim=1)  # B scales
+    return torch.prod(stacked**weights, dim=1)
+
+
+def pixel_loss(output: torch.Tensor, target: torch.Tensor, ssim_weight: float = 1.0) -> torch.Tensor:
+    """L1 + ``ssim_weight`` · (1 − MS-SSIM) on images in [-1, 1]; a scalar."""
+    l1 = (output - target).abs().mean()
+    if ssim_weight == 0:
+        return l1
+    similarity = ms_ssim((output + 1) / 2, (target + 1) / 2)
+    return l1 + ssim_weight * (1 - similarity).mean()
+
+
+def to_grey(images: torch.Tensor) -> torch.Tensor:
+    """``B 3 H W`` RGB → ``B 1 H W`` luma (ITU-R 601, as PIL's ``convert('L')``)."""
+    r, g, b = images[:, 0:1], images[:, 1:2], images[:, 2:3]
+    return 0.299 * r + 0.587 * g + 0.114 * b

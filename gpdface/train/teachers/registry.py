@@ -1,0 +1,115 @@
+"""Find and build a teacher from a registry name or a path.
+
+Names come from the ``teachers`` section of the weights manifest. Paths may be a converted teacher
+folder (``config.json`` + ``generator.safetensors``), a rosinality ``.pt`` checkpoint (converted to
+safetensors once, into the gpdface cache), or a DCGAN ``.safetensors`` file.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+from pathlib import Path
+
+import numpy as np
+import torch
+from safetensors.torch import load_file
+
+from ...errors import OfflineError, WeightsError
+from ...face.align import template_for
+from ...hub import cached_file, fetch_entry, gpdface_home, sha256_of
+from ...imageio import atomic_write
+from ...manifest import PackageSource, WeightsEntry, load_manifest
+from .base import Teacher
+from .dcgan import DCGANTeacher
+from .stylegan2_teacher import StyleGAN2Teacher, convert_checkpoint
+
+DEFAULT_TEACHER = "dcgan64"
+
+
+def load_teacher(teacher: str | Path = DEFAULT_TEACHER, device: str | torch.device = "cpu") -> Teacher:
+    """Build the teacher called ``teacher`` (manifest name or path) on ``device``, in eval mode.
+
+    Raises:
+        OfflineError: the weights are neither cached nor downloadable; the message says how to get them.
+        WeightsError: the file is corrupt or not a supported generator.
+    """
+    path = Path(str(teacher)).expanduser()
+    if path.exists():
+        return _from_path(path).to(device).eval()
+    entry = load_manifest().teachers.get(str(teacher))
+    if entry is None:
+        known = ", ".join(sorted(load_manifest().teachers)) or "none"
+        raise WeightsError(f"unknown teacher {teacher!r}; known teachers: {known}, or give a checkpoint path")
+    return _from_entry(entry).to(device).eval()
+
+
+def _from_path(path: Path) -> Teacher:
+    if path.is_dir() and (path / "config.json").is_file():
+        kind = json.loads((path / "config.json").read_text()).get("type")
+        if kind == "stylegan2":
+            return StyleGAN2Teacher.from_folder(path)
+        if kind == "dcgan":
+            return _dcgan_from_folder(path)
+        raise WeightsError(f"{path}/config.json: unknown teacher type {kind!r}")
+    if path.suffix in (".pt", ".pth"):
+        folder = gpdface_home() / "teachers" / f"{path.stem}-{sha256_of(path)[:12]}"
+        if not (folder / "generator.safetensors").is_file():
+            convert_checkpoint(path, folder)
+        return StyleGAN2Teacher.from_folder(folder, name=path.stem)
+    if path.suffix == ".safetensors":
+        state = load_file(str(path))
+        if "main.0.weight" in state:
+            return DCGANTeacher(state, template_for(64), name=path.stem)
+    raise WeightsError(f"{path}: not a teacher (expected a teacher folder, a StyleGAN2 .pt or a DCGAN .safetensors)")
+
+
+def _dcgan_from_folder(folder: Path) -> DCGANTeacher:
+    config = json.loads((folder / "config.json").read_text())
+    state = load_file(str(folder / "generator.safetensors"))
+    return DCGANTeacher(state, np.asarray(config["template"], np.float32), name=config.get("name", folder.name))
+
+
+def _from_entry(entry: WeightsEntry) -> Teacher:
+    kind = entry.provenance.get("type", "stylegan2")
+    if isinstance(entry.source, PackageSource):
+        path = _from_package(entry)
+    else:
+        path = next(iter(fetch_entry(entry).values()))
+    if kind == "dcgan":
+        return DCGANTeacher(load_file(str(path)), np.asarray(entry.provenance["template"], np.float32), entry.name)
+    return _from_path(path)
+
+
+def _from_package(entry: WeightsEntry) -> Path:
+    """The entry's safetensors file: from the weights path or cache, else converted from the installed package."""
+    file = entry.files[0]
+    local = cached_file(entry, file) or _cached_conversion(entry)
+    if local is not None:
+        return local
+    source = entry.source
+    assert isinstance(source, PackageSource)
+    top = source.member.split("/")[0]
+    spec = importlib.util.find_spec(top)  # locates the package without running its code
+    if spec is None or not spec.submodule_search_locations:
+        raise OfflineError(
+            f"teacher {entry.name!r} is not available: run `pip install --no-deps {source.requirement}` "
+            f"or put {file.name} in a folder listed in GPDFACE_WEIGHTS_PATH"
+        )
+    member = Path(next(iter(spec.submodule_search_locations))).parent / source.member
+    if sha256_of(member) != source.member_sha256:
+        raise WeightsError(f"{member} does not match the pinned sha256 of {source.requirement}; reinstall it")
+    state = torch.load(member, map_location="cpu", weights_only=True)
+    state = state.get("netG_state_dict", state)
+    dest = gpdface_home() / "teachers" / entry.name / file.name
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    from safetensors.torch import save
+
+    tensors = {k: v.contiguous() for k, v in state.items()}
+    atomic_write(dest, lambda f: f.write(save(tensors)))
+    return dest
+
+
+def _cached_conversion(entry: WeightsEntry) -> Path | None:
+    path = gpdface_home() / "teachers" / entry.name / entry.files[0].name
+    return path if path.is_file() else None
