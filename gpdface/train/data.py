@@ -186,3 +186,46 @@ class PairBatches:
             xs.append(to_tensor(x))
             ys.append(to_tensor(y))
         return torch.stack(xs), torch.stack(ys)
+
+
+def find_shots(folder: str | Path, limit: tuple[int, int] = (1, 10)) -> list[Path]:
+    """The exemplar images of a ``--shots`` folder, sorted; 1–10 of them.
+
+    Raises:
+        InputError: none, or more than GPD is designed for.
+    """
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise InputError(f"{folder}: no such folder")
+    shots = sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+    low, high = limit
+    if not low <= len(shots) <= high:
+        raise InputError(
+            f"{folder} holds {len(shots)} image(s); few-shot adaptation takes {low}–{high} exemplars "
+            "(fewer cannot define a style; more should be given as --pairs to train a student directly)"
+        )
+    return shots
+
+
+def align_images(paths: list[Path], detector: Detector | None, crop_size: int, template: np.ndarray) -> np.ndarray:
+    """Read and align images to ``template`` at ``crop_size``: ``N S S 3`` uint8.
+
+    Raises:
+        InputError: an image cannot be read (named).
+        NoFaceError: no face found in an image (named; ``--aligned`` skips detection).
+    """
+    crops = []
+    for path in paths:
+        image = read_image(path).rgb
+        if detector is None:
+            crops.append(cv2.resize(image, (crop_size, crop_size), interpolation=cv2.INTER_AREA))
+            continue
+        faces = detector.detect(image)
+        if not faces:
+            raise NoFaceError(f"no face found in exemplar {path}; if the exemplars are aligned crops, pass --aligned")
+        matrix = estimate_alignment(faces[0].landmarks, template)
+        interp = cv2.INTER_AREA if abs(np.linalg.det(matrix[:, :2])) < 1 else cv2.INTER_LINEAR
+        crops.append(
+            cv2.warpAffine(image, matrix, (crop_size, crop_size), flags=interp, borderMode=cv2.BORDER_REFLECT_101)
+        )
+    return np.stack(crops)

@@ -28,6 +28,7 @@ def ssim_map(x: torch.Tensor, y: torch.Tensor, data_range: float = 1.0, size: in
     check_shape(x, "B C H W", "x")
     check_shape(y, f"{x.shape[0]} {x.shape[1]} {x.shape[2]} {x.shape[3]}", "y")
     channels = x.shape[1]
+    size = min(size, x.shape[2] - (1 - x.shape[2] % 2), x.shape[3] - (1 - x.shape[3] % 2))  # small images: odd, fits
     window = _gaussian_window(size, sigma, str(x.device), x.dtype).expand(channels, 1, size, size)
 
     def blur(t: torch.Tensor) -> torch.Tensor:

@@ -1,0 +1,196 @@
+"""Few-shot adaptation of the teacher: G_t starts as a copy of G_s and learns the K target exemplars.
+
+Generator loss = non-saturating adversarial (with differentiable augmentation)
+               + cross-domain correspondence (Ojha et al. 2021): for a batch of shared latents, the
+                 softmax of each sample's feature similarities to the others must stay as it was in
+                 G_s, so G_t(w) remains the same person as G_s(w)
+               + anchor: ‖G_t(w_i) − y_i‖₁ on the projected exemplars.
+A StyleGAN2 teacher's mapping network is frozen; a DCGAN has none. The discriminator is the teacher's
+own when it comes with one, else a small DCGAN-style patch discriminator trained from scratch.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ..imageio import atomic_write, to_uint8
+from .augment_ops import diff_augment
+from .teachers.base import Teacher
+from .visual import save_grid
+
+CHECKPOINT = "adapt.ckpt"
+
+
+@dataclass
+class AdaptConfig:
+    """Hyper-parameters of the adaptation.
+
+    Attributes:
+        steps: generator/discriminator step pairs.
+        batch_size: latents per step.
+        lr: Adam learning rate of G_t and D.
+        adversarial_weight: weight of the non-saturating GAN loss.
+        correspondence_weight: weight of the cross-domain correspondence loss.
+        anchor_weight: weight of the L1 anchor reconstruction.
+        truncation: truncation of the sampled latents.
+        checkpoint_every: steps between checkpoints.
+        sample_every: steps between sample grids (G_s(w) above G_t(w)).
+        seed: random seed.
+    """
+
+    steps: int = 300
+    batch_size: int = 8
+    lr: float = 2e-4
+    adversarial_weight: float = 1.0
+    correspondence_weight: float = 1.0
+    anchor_weight: float = 5.0
+    truncation: float = 0.9
+    checkpoint_every: int = 100
+    sample_every: int = 100
+    seed: int = 0
+
+
+class PatchDiscriminator(nn.Module):
+    """Strided convolutions with spectral norm down to 4×4, then one score per image (``B 1``)."""
+
+    def __init__(self, resolution: int, width: int = 64) -> None:
+        super().__init__()
+        layers: list[nn.Module] = []
+        cin, size = 3, resolution
+        while size > 4:
+            cout = min(width * 2 ** len(layers[::2]), 512)
+            layers += [nn.utils.spectral_norm(nn.Conv2d(cin, cout, 4, 2, 1)), nn.LeakyReLU(0.2, True)]
+            cin, size = cout, size // 2
+        layers.append(nn.utils.spectral_norm(nn.Conv2d(cin, 1, 4, 1, 0)))
+        self.net = nn.Sequential(*layers)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(x).flatten(1)
+
+
+def correspondence_loss(source_features: list[torch.Tensor], target_features: list[torch.Tensor]) -> torch.Tensor:
+    """KL between the softmax-normalised pairwise cosine similarities of G_s's and G_t's features."""
+    total = torch.zeros((), device=target_features[0].device)
+    for fs, ft in zip(source_features, target_features, strict=True):
+        batch = fs.shape[0]
+        off_diagonal = ~torch.eye(batch, dtype=torch.bool, device=fs.device)
+
+        def similarities(f: torch.Tensor) -> torch.Tensor:
+            flat = F.normalize(f.flatten(1), dim=1)
+            return (flat @ flat.T)[off_diagonal].view(batch, batch - 1)
+
+        p_source = F.softmax(similarities(fs.detach()), dim=1)
+        log_p_target = F.log_softmax(similarities(ft), dim=1)
+        total = total + F.kl_div(log_p_target, p_source, reduction="batchmean")
+    return total / len(source_features)
+
+
+def adapt(
+    source: Teacher,
+    targets: torch.Tensor,
+    anchor_latents: torch.Tensor,
+    config: AdaptConfig,
+    run_dir: str | Path,
+    resume: bool = False,
+    on_step: Callable[[int, dict[str, float]], None] | None = None,
+) -> Teacher:
+    """Return G_t adapted to ``targets`` (``K 3 R R`` in [-1, 1]) whose projections are ``anchor_latents``.
+
+    Checkpoints go to ``run_dir/adapt.ckpt`` (atomic) and sample grids to ``run_dir/adapt_*.png``.
+    """
+    run_dir = Path(run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    device = source.device
+    torch.manual_seed(config.seed)
+    target_gen = copy.deepcopy(source).train()
+    source.eval()
+    for p in source.parameters():
+        p.requires_grad_(False)
+    trainable = list(target_gen.adaptable_parameters())
+    for p in target_gen.parameters():
+        p.requires_grad_(False)
+    for p in trainable:
+        p.requires_grad_(True)
+    disc = PatchDiscriminator(source.resolution).to(device)
+    opt_g = torch.optim.Adam(trainable, lr=config.lr, betas=(0.0, 0.99))
+    opt_d = torch.optim.Adam(disc.parameters(), lr=config.lr, betas=(0.0, 0.99))
+    targets, anchor_latents = targets.to(device), anchor_latents.to(device)
+    sampler = torch.Generator().manual_seed(config.seed)
+    preview = source.sample_latents(8, torch.Generator().manual_seed(config.seed + 1), truncation=config.truncation)
+    start = 0
+    if resume and (run_dir / CHECKPOINT).is_file():
+        state = torch.load(run_dir / CHECKPOINT, map_location="cpu", weights_only=True)
+        target_gen.load_state_dict(state["generator"])
+        disc.load_state_dict(state["discriminator"])
+        opt_g.load_state_dict(state["opt_g"])
+        opt_d.load_state_dict(state["opt_d"])
+        sampler.set_state(state["sampler"])
+        start = int(state["step"])
+    for step in range(start, config.steps):
+        latents = source.sample_latents(config.batch_size, sampler, truncation=config.truncation)
+        real = targets[torch.randint(0, targets.shape[0], (config.batch_size,), generator=sampler).to(device)]
+        losses = _step(source, target_gen, disc, opt_g, opt_d, latents, real, targets, anchor_latents, config, sampler)
+        done = step + 1
+        if on_step is not None:
+            on_step(done, losses)
+        if done % config.sample_every == 0 or done == config.steps:
+            write_pair_grid(run_dir / f"adapt_{done:06d}.png", source, target_gen, preview)
+        if done % config.checkpoint_every == 0 or done == config.steps:
+            state = {
+                "step": done,
+                "generator": target_gen.state_dict(),
+                "discriminator": disc.state_dict(),
+                "opt_g": opt_g.state_dict(),
+                "opt_d": opt_d.state_dict(),
+                "sampler": sampler.get_state(),
+                "config": json.dumps(asdict(config)),
+            }
+            atomic_write(run_dir / CHECKPOINT, lambda f, s=state: torch.save(s, f))
+    for p in target_gen.parameters():
+        p.requires_grad_(False)
+    return target_gen.eval()
+
+
+def _step(source, target_gen, disc, opt_g, opt_d, latents, real, targets, anchor_latents, config, sampler):
+    # Discriminator: real exemplars vs G_t samples, both through the same kind of augmentation.
+    with torch.no_grad():
+        fake = target_gen.synthesis(latents)
+    d_loss = (
+        F.softplus(disc(diff_augment(fake, sampler))).mean() + F.softplus(-disc(diff_augment(real, sampler))).mean()
+    )
+    opt_d.zero_grad(set_to_none=True)
+    d_loss.backward()
+    opt_d.step()
+
+    # Generator: fool D, keep the correspondence with G_s, reproduce the anchors.
+    fake, target_features = target_gen.synthesis_with_features(latents)
+    with torch.no_grad():
+        _, source_features = source.synthesis_with_features(latents)
+    adversarial = F.softplus(-disc(diff_augment(fake, sampler))).mean()
+    correspondence = correspondence_loss(source_features, target_features)
+    anchor = (target_gen.synthesis(anchor_latents) - targets).abs().mean()
+    g_loss = (
+        config.adversarial_weight * adversarial
+        + config.correspondence_weight * correspondence
+        + config.anchor_weight * anchor
+    )
+    opt_g.zero_grad(set_to_none=True)
+    g_loss.backward()
+    opt_g.step()
+    return {"d": d_loss.item(), "adv": adversarial.item(), "cdc": correspondence.item(), "anchor": anchor.item()}
+
+
+@torch.no_grad()
+def write_pair_grid(path: Path, source: Teacher, target_gen: Teacher, latents: torch.Tensor) -> Path:
+    """G_s(w) in the top row, G_t(w) under each."""
+    top = to_uint8(source.synthesis(latents).float())
+    bottom = to_uint8(target_gen.synthesis(latents).float())
+    return save_grid(path, [list(top), list(bottom)], tile=96)
