@@ -61,7 +61,7 @@ def main() -> None:
         anchors.latents,
         config,
         args.out,
-        on_step=lambda s, l: print(f"adapt {s}/{config.steps} {l}") if s % 50 == 0 else None,
+        on_step=lambda step, losses: print(f"adapt {step}/{config.steps} {losses}") if step % 50 == 0 else None,
     )
     times["adapt_s"] = time.perf_counter() - started
 

@@ -76,19 +76,20 @@ class PatchDiscriminator(nn.Module):
         return self.net(x).flatten(1)
 
 
+def _pairwise_similarities(features: torch.Tensor) -> torch.Tensor:
+    """``B B-1``: cosine similarity of each sample's flattened features to every other sample's."""
+    batch = features.shape[0]
+    flat = F.normalize(features.flatten(1), dim=1)
+    off_diagonal = ~torch.eye(batch, dtype=torch.bool, device=features.device)
+    return (flat @ flat.T)[off_diagonal].view(batch, batch - 1)
+
+
 def correspondence_loss(source_features: list[torch.Tensor], target_features: list[torch.Tensor]) -> torch.Tensor:
     """KL between the softmax-normalised pairwise cosine similarities of G_s's and G_t's features."""
     total = torch.zeros((), device=target_features[0].device)
     for fs, ft in zip(source_features, target_features, strict=True):
-        batch = fs.shape[0]
-        off_diagonal = ~torch.eye(batch, dtype=torch.bool, device=fs.device)
-
-        def similarities(f: torch.Tensor) -> torch.Tensor:
-            flat = F.normalize(f.flatten(1), dim=1)
-            return (flat @ flat.T)[off_diagonal].view(batch, batch - 1)
-
-        p_source = F.softmax(similarities(fs.detach()), dim=1)
-        log_p_target = F.log_softmax(similarities(ft), dim=1)
+        p_source = F.softmax(_pairwise_similarities(fs.detach()), dim=1)
+        log_p_target = F.log_softmax(_pairwise_similarities(ft), dim=1)
         total = total + F.kl_div(log_p_target, p_source, reduction="batchmean")
     return total / len(source_features)
 

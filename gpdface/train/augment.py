@@ -65,7 +65,8 @@ def render_pairs(
                 name: torch.cat([p[i] for p in parts]).contiguous()
                 for i, name in enumerate(("sources", "targets", "latents"))
             }
-            atomic_write(path, lambda f, t=tensors: f.write(save(t, metadata={"seed": str(seed + index)})))
+            meta = {"seed": str(seed + index)}
+            atomic_write(path, lambda f, t=tensors, m=meta: f.write(save(t, metadata=m)))
         paths.append(path)
         if on_shard is not None:
             on_shard(index + 1, shards)

@@ -33,7 +33,7 @@ def test_batchnorm_stays_in_eval_mode(teacher):
 def test_interface(teacher):
     assert teacher.resolution == 64 and teacher.latent_shape == (100,)
     assert teacher.template.shape == (5, 2)
-    left_eye, right_eye, nose, left_mouth, right_mouth = teacher.template
+    left_eye, right_eye, nose, left_mouth, _ = teacher.template
     assert left_eye[0] < nose[0] < right_eye[0] and nose[1] < left_mouth[1]
     z = teacher.sample_latents(2, torch.Generator().manual_seed(0))
     images, features = teacher.synthesis_with_features(z)
