@@ -353,19 +353,26 @@ def _entry_state(entry, cached_file) -> str:
 
 @app.command()
 def finetune(
-    pairs: Annotated[
-        list[Path],
-        typer.Option("--pairs", help="Folder with source/ and target/ files of the same names (repeatable)."),
-    ],
     name: Annotated[str, typer.Option(help="Name of the new style.")],
-    steps: Annotated[int, typer.Option(help="Training steps.")] = 1000,
-    batch_size: Annotated[int, typer.Option(help="Pairs per step.")] = 8,
-    lr: Annotated[float, typer.Option(help="Adam learning rate.")] = 2e-3,
+    shots: Annotated[Path | None, typer.Option(help="Folder with 1–10 stylized exemplar images.")] = None,
+    pairs: Annotated[
+        list[Path] | None,
+        typer.Option("--pairs", help="Folder with source/ and target/ files of the same names (repeatable)."),
+    ] = None,
+    teacher: Annotated[str, typer.Option(help="Teacher GAN: a manifest name, a checkpoint path, or none.")] = "dcgan64",
+    steps: Annotated[int, typer.Option(help="Distillation steps.")] = 1000,
+    adapt_steps: Annotated[int, typer.Option(help="Teacher adaptation steps.")] = 300,
+    projection_steps: Annotated[int, typer.Option(help="Projection steps per exemplar batch.")] = 300,
+    rendered_pairs: Annotated[int, typer.Option(help="Pairs rendered from shared latents.")] = 2048,
+    batch_size: Annotated[int, typer.Option(help="Anchor pairs per step.")] = 8,
+    lr: Annotated[float, typer.Option(help="Adam learning rate of the student.")] = 2e-3,
     device: Annotated[str, typer.Option(help="auto, cpu or cuda.")] = "auto",
     seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
     resume: Annotated[bool, typer.Option(help="Continue an interrupted run of the same name.")] = False,
     restart: Annotated[bool, typer.Option(help="Discard an earlier run of the same name.")] = False,
-    out: Annotated[Path | None, typer.Option(help="Style folder to write (default: the user styles folder).")] = None,
+    out_dir: Annotated[
+        Path | None, typer.Option("--out", help="Style folder to write (default: the user styles folder).")
+    ] = None,
     aligned: Annotated[bool, typer.Option(help="The images are aligned face crops: skip detection.")] = False,
     evaluate: Annotated[
         list[Path] | None, typer.Option("--eval", help="Pairs folders to report SSIM on at the end (repeatable).")
@@ -375,70 +382,39 @@ def finetune(
     default_output: Annotated[str, typer.Option(help="paste or crop: what translate writes by default.")] = "paste",
     overwrite: Annotated[bool, typer.Option(help="Replace an existing style folder.")] = False,
 ) -> None:
-    """Train a style's student on exemplar pairs and export it as a style."""
-    guarded(
-        lambda: _finetune(
-            pairs,
-            name,
-            steps,
-            batch_size,
-            lr,
-            device,
-            seed,
-            resume,
-            restart,
-            out,
-            aligned,
-            evaluate or [],
-            description,
-            license_,
-            default_output,
-            overwrite,
+    """Make a new style from 1–10 exemplars (--shots) or exemplar pairs (--pairs) by GAN prior distillation."""
+
+    def body() -> None:
+        from .train.pipeline import FinetuneRequest, run_finetune
+
+        request = FinetuneRequest(
+            name=name,
+            pair_dirs=pairs or [],
+            shots_dir=shots,
+            teacher=teacher,
+            steps=steps,
+            adapt_steps=adapt_steps,
+            projection_steps=projection_steps,
+            rendered_pairs=rendered_pairs,
+            batch_size=batch_size,
+            lr=lr,
+            device=device,
+            seed=seed,
+            resume=resume,
+            restart=restart,
+            out=out_dir,
+            aligned=aligned,
+            eval_dirs=evaluate or [],
+            description=description,
+            license=license_,
+            default_output=default_output,
+            overwrite=overwrite,
+            command=" ".join(["gpdface", *sys.argv[1:]]),
         )
-    )
+        style_dir = run_finetune(request, console=err)
+        out.print(f"style {name!r} written to {style_dir}; use it with: gpdface translate PHOTO --style {name}")
 
-
-def _finetune(
-    pair_dirs: list[Path],
-    name: str,
-    steps: int,
-    batch_size: int,
-    lr: float,
-    device: str,
-    seed: int,
-    resume: bool,
-    restart: bool,
-    out_dir: Path | None,
-    aligned: bool,
-    eval_dirs: list[Path],
-    description: str,
-    license_: str,
-    default_output: str,
-    overwrite: bool,
-) -> None:
-    from .train.pipeline import FinetuneRequest, run_finetune
-
-    request = FinetuneRequest(
-        pair_dirs=pair_dirs,
-        name=name,
-        steps=steps,
-        batch_size=batch_size,
-        lr=lr,
-        device=device,
-        seed=seed,
-        resume=resume,
-        restart=restart,
-        out=out_dir,
-        aligned=aligned,
-        eval_dirs=eval_dirs,
-        description=description,
-        license=license_,
-        default_output=default_output,
-        overwrite=overwrite,
-        command=" ".join(["gpdface", *sys.argv[1:]]),
-    )
-    style_dir = run_finetune(request, console=err)
-    out.print(f"style {name!r} written to {style_dir}; use it with: gpdface translate PHOTO --style {name}")
+    guarded(body)
 
 
 def run() -> None:  # pragma: no cover - console entry point alias

@@ -67,13 +67,17 @@ def ms_ssim(x: torch.Tensor, y: torch.Tensor, scales: int = 3, data_range: float
     return torch.prod(stacked**weights, dim=1)
 
 
-def pixel_loss(output: torch.Tensor, target: torch.Tensor, ssim_weight: float = 1.0) -> torch.Tensor:
-    """L1 + ``ssim_weight`` · (1 − MS-SSIM) on images in [-1, 1]; a scalar."""
-    l1 = (output - target).abs().mean()
+def pixel_loss_per_sample(output: torch.Tensor, target: torch.Tensor, ssim_weight: float = 1.0) -> torch.Tensor:
+    """L1 + ``ssim_weight`` · (1 − MS-SSIM) of each image pair (``B``), images in [-1, 1]."""
+    l1 = (output - target).abs().flatten(1).mean(1)
     if ssim_weight == 0:
         return l1
-    similarity = ms_ssim((output + 1) / 2, (target + 1) / 2)
-    return l1 + ssim_weight * (1 - similarity).mean()
+    return l1 + ssim_weight * (1 - ms_ssim((output + 1) / 2, (target + 1) / 2))
+
+
+def pixel_loss(output: torch.Tensor, target: torch.Tensor, ssim_weight: float = 1.0) -> torch.Tensor:
+    """The mean of ``pixel_loss_per_sample``: a scalar."""
+    return pixel_loss_per_sample(output, target, ssim_weight).mean()
 
 
 def to_grey(images: torch.Tensor) -> torch.Tensor:

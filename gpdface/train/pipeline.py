@@ -1,7 +1,12 @@
 """``gpdface finetune``: every stage from exemplar files to an exported style, with one progress display.
 
-Stages: read and align the pairs → train the student → evaluate → export. The run folder
-(``$GPDFACE_HOME/runs/<name>``) keeps checkpoints and sample grids; ``--resume`` continues it.
+With a teacher (``--teacher``, the default ``dcgan64``):
+    align → project (anchors) → adapt G_t → render paired data → distill the student → evaluate → export.
+Without one (``--teacher none``): align → train the student on the pairs → evaluate → export.
+
+Everything lives in the run folder ``$GPDFACE_HOME/runs/<name>``; each stage leaves a result there
+(anchors, adapted generator checkpoint, shards, student checkpoint), so ``--resume`` skips finished
+stages and continues the interrupted one from its last checkpoint.
 """
 
 from __future__ import annotations
@@ -11,31 +16,42 @@ import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
+import torch
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from safetensors.torch import load_file, save
 
 from ..errors import InputError, UsageError
 from ..face.align import template_for
 from ..hub import gpdface_home
-from ..imageio import atomic_write
+from ..imageio import atomic_write, to_tensor, to_uint8
 from ..nets.student import StudentConfig
 from ..style import StyleInfo, user_styles_dir
 from ..translator import pick_device
-from .data import AlignedPairs, align_pairs, find_pairs
-from .distill import DistillConfig, train_on_pairs
+from .adapt import CHECKPOINT as ADAPT_CHECKPOINT
+from .adapt import AdaptConfig, adapt
+from .augment import read_shards, render_pairs
+from .data import AlignedPairs, align_images, align_pairs, find_pairs, find_shots
+from .distill import DistillConfig, TeacherData, distill_student
 from .evaluate import evaluate_pairs
 from .export import export_style
-
-MAX_SHOTS_NOTE = "GPD is built for 1–10 exemplars; more pairs simply train a supervised student"
+from .invert import project
+from .visual import save_grid
 
 
 @dataclass
 class FinetuneRequest:
     """What the user asked ``gpdface finetune`` for."""
 
-    pair_dirs: list[Path]
     name: str
+    pair_dirs: list[Path] = field(default_factory=list)
+    shots_dir: Path | None = None
+    teacher: str = "dcgan64"
     steps: int = 1000
+    adapt_steps: int = 300
+    projection_steps: int = 300
+    rendered_pairs: int = 2048
     batch_size: int = 8
     lr: float = 2e-3
     device: str = "auto"
@@ -50,16 +66,18 @@ class FinetuneRequest:
     default_output: str = "paste"
     overwrite: bool = False
     command: str = ""
-    crop_size: int = 256
+    crop_size: int = 256  # without a teacher; with one, the teacher's resolution
+    weights: dict[str, float] = field(default_factory=dict)  # distillation term weights to override
 
 
 def run_finetune(request: FinetuneRequest, console: Console | None = None) -> Path:
     """Run every stage and return the exported style folder.
 
     Raises:
-        InputError: bad folders or images (named).
+        InputError: bad folders or images (named), or a shot count outside 1–10.
         UsageError: an earlier run or style of the same name exists and neither resume nor overwrite was asked.
         NoFaceError: an exemplar without a face (named).
+        OfflineError: the teacher's weights cannot be had (the message says how to get them).
     """
     console = console or Console(stderr=True)
     _validate(request)
@@ -68,67 +86,90 @@ def run_finetune(request: FinetuneRequest, console: Console | None = None) -> Pa
     _check_run_dir(run_dir, request)
     if style_dir.exists() and not request.overwrite and not request.resume:
         raise UsageError(f"{style_dir} exists; pass --overwrite to replace it or choose another --name")
+    run_dir.mkdir(parents=True, exist_ok=True)
     device = pick_device(request.device)
-    template = template_for(request.crop_size)
-    detector = None if request.aligned else _detector(device)
+    torch.manual_seed(request.seed)
+    teacher = None
+    if request.teacher != "none":
+        from .teachers import load_teacher
 
-    console.print(f"[bold]1/4 align[/] {', '.join(map(str, request.pair_dirs))}")
-    pairs = _load(request.pair_dirs, detector, request.crop_size, template)
-    console.print(f"    {len(pairs)} pair(s) aligned to the FFHQ template at {request.crop_size} px")
+        teacher = load_teacher(request.teacher, device)
+    size = teacher.resolution if teacher is not None else request.crop_size
+    template = teacher.template if teacher is not None else template_for(size)
+    detector = None if request.aligned else _detector(device)
+    stages = 6 if teacher is not None else 4
+    stage = _StageCounter(console, stages)
+
+    stage("align", ", ".join(map(str, request.pair_dirs or [request.shots_dir])))
+    pairs = _anchor_pairs(request, detector, size, template, teacher, run_dir, stage, console)
+    console.print(f"    {len(pairs)} anchor pair(s) at {size} px")
+    teacher_data = None
+    if teacher is not None:
+        teacher_data = _teacher_stages(request, teacher, pairs, run_dir, stage, console)
 
     config = DistillConfig(
         steps=request.steps,
         batch_size=request.batch_size,
         lr=request.lr,
         seed=request.seed,
-        student=StudentConfig(resolution=request.crop_size),
+        student=StudentConfig(resolution=size),
     )
-    (run_dir / "request.json").parent.mkdir(parents=True, exist_ok=True)
-    text = json.dumps({"config": config.to_dict(), "pairs": pairs.names}, indent=2)
-    atomic_write(run_dir / "request.json", lambda f: f.write(text.encode()))
-    console.print(f"[bold]2/4 train[/] the student ({request.steps} steps, run folder {run_dir})")
-    columns = (
-        TextColumn("    {task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TextColumn("loss {task.fields[loss]:.4f}"),
-        TimeElapsedColumn(),
-        TimeRemainingColumn(),
+    for key, value in request.weights.items():
+        setattr(config, key, value)
+    _write_json(
+        run_dir / "request.json", {"config": config.to_dict(), "pairs": pairs.names, "teacher": request.teacher}
     )
-    with Progress(*columns, console=console, transient=False) as progress:
+    stage("distill", f"the student, {request.steps} steps (run folder {run_dir})")
+    with _progress(console) as progress:
         task = progress.add_task("steps", total=request.steps, loss=float("nan"))
-        model = train_on_pairs(
+        model = distill_student(
             pairs,
             config,
             run_dir,
             device,
             resume=request.resume,
+            teacher_data=teacher_data,
             on_step=lambda step, loss: progress.update(task, completed=step, loss=loss),
         )
 
-    console.print("[bold]3/4 evaluate[/]")
-    metrics = {"train": evaluate_pairs(model, pairs, device)}
+    stage("evaluate", "")
+    metrics = {"anchors": evaluate_pairs(model, pairs, device)}
     for folder in request.eval_dirs:
-        metrics[str(folder)] = evaluate_pairs(model, _load([folder], detector, request.crop_size, template), device)
+        metrics[str(folder)] = evaluate_pairs(model, _load_pairs([folder], detector, size, template), device)
     for key, value in metrics.items():
         console.print(
             f"    {key}: SSIM {value['ssim']:.4f} (grey photo {value['ssim_photo']:.4f}, {value['pairs']} pairs)"
         )
 
-    console.print(f"[bold]4/4 export[/] {style_dir}")
+    stage("export", str(style_dir))
     info = StyleInfo(
         name=request.name,
-        description=request.description or f"trained by gpdface finetune on {len(pairs)} pair(s)",
-        crop_size=request.crop_size,
+        description=request.description or f"made by gpdface finetune from {len(pairs)} exemplar(s)",
+        crop_size=size,
         template=tuple(tuple(float(v) for v in p) for p in template),
         default_output=request.default_output,
         license=request.license,
         provenance={
-            "method": "student trained on exemplar pairs (anchor term: L1 + MS-SSIM), no teacher",
-            "data": [str(p) for p in request.pair_dirs],
-            "pairs": len(pairs),
-            "steps": request.steps,
+            "method": "GPD: anchor-based distillation from an adapted teacher"
+            if teacher is not None
+            else "student trained on exemplar pairs (anchor term: L1 + MS-SSIM), no teacher",
+            "teacher": request.teacher,
+            "data": [str(p) for p in request.pair_dirs] or [str(request.shots_dir)],
+            "shots": len(pairs),
+            "steps": {
+                "distill": request.steps,
+                **(
+                    {
+                        "adapt": request.adapt_steps,
+                        "projection": request.projection_steps,
+                        "rendered_pairs": request.rendered_pairs,
+                    }
+                    if teacher
+                    else {}
+                ),
+            },
             "seed": request.seed,
+            "loss_weights": {k: v for k, v in config.to_dict().items() if k.endswith("_weight")},
             "config": config.to_dict(),
             "command": request.command,
             "metrics": metrics,
@@ -137,21 +178,122 @@ def run_finetune(request: FinetuneRequest, console: Console | None = None) -> Pa
     return export_style(style_dir, model, info)
 
 
+class _StageCounter:
+    def __init__(self, console: Console, total: int) -> None:
+        self.console, self.total, self.index = console, total, 0
+
+    def __call__(self, name: str, detail: str) -> None:
+        self.index += 1
+        self.console.print(f"[bold]{self.index}/{self.total} {name}[/] {detail}")
+
+
+def _progress(console: Console) -> Progress:
+    columns = (
+        TextColumn("    {task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("loss {task.fields[loss]:.4f}"),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+    )
+    return Progress(*columns, console=console)
+
+
+def _anchor_pairs(request, detector, size, template, teacher, run_dir: Path, stage, console) -> AlignedPairs:
+    """Pairs as given, or for --shots: (G_s(w_i), y_i) with w_i the projection of exemplar y_i."""
+    if request.pair_dirs:
+        pairs = _load_pairs(request.pair_dirs, detector, size, template)
+        save_grid(run_dir / "align.png", [[pairs.crops(i)[k] for i in range(min(8, len(pairs)))] for k in (0, 1)])
+        return pairs
+    paths = find_shots(request.shots_dir)
+    targets = align_images(paths, detector, size, template)
+    save_grid(run_dir / "align.png", [list(targets)])
+    if teacher is None:
+        raise InputError("--shots needs a teacher to render source images; pass --teacher dcgan64 (or another)")
+    latents = _project(request, teacher, torch.stack([to_tensor(t) for t in targets]), run_dir, stage, console)
+    with torch.no_grad():
+        sources = to_uint8(teacher.synthesis(latents.to(teacher.device)).float())
+    identity = np.array([[1.0, 0, 0], [0, 1.0, 0]])
+    return AlignedPairs([p.stem for p in paths], list(sources), list(targets), [identity] * len(paths), size)
+
+
+def _project(request, teacher, targets: torch.Tensor, run_dir: Path, stage, console) -> torch.Tensor:
+    """Anchor latents, projected once and kept in the run folder."""
+    path = run_dir / "anchors.safetensors"
+    stage("project", f"{targets.shape[0]} exemplar(s) into {teacher.name}, {request.projection_steps} steps")
+    if path.is_file():
+        console.print("    kept from the earlier run")
+        return load_file(str(path))["latents"]
+    with _progress(console) as progress:
+        task = progress.add_task("steps", total=request.projection_steps, loss=float("nan"))
+        result = project(
+            teacher,
+            targets,
+            steps=request.projection_steps,
+            on_step=lambda s, loss: progress.update(task, completed=s, loss=loss),
+        )
+    save_grid(run_dir / "project.png", [list(to_uint8(targets)), list(to_uint8(result.reconstructions.float()))])
+    tensors = {"latents": result.latents.cpu().contiguous(), "errors": result.errors.cpu().contiguous()}
+    atomic_write(path, lambda f: f.write(save(tensors)))
+    console.print(f"    reconstruction error {float(result.errors.mean()):.3f}")
+    return result.latents
+
+
+def _teacher_stages(request, teacher, pairs: AlignedPairs, run_dir: Path, stage, console) -> TeacherData:
+    targets = torch.stack([to_tensor(pairs.crops(i)[1]) for i in range(len(pairs))])
+    if request.pair_dirs:  # x_i is the real photo; its projection gives w_i
+        sources = torch.stack([to_tensor(pairs.crops(i)[0]) for i in range(len(pairs))])
+        latents = _project(request, teacher, sources, run_dir, stage, console)
+    else:
+        latents = load_file(str(run_dir / "anchors.safetensors"))["latents"]
+    stage("adapt", f"the teacher to the {len(pairs)} target(s), {request.adapt_steps} steps")
+    config = AdaptConfig(steps=request.adapt_steps, seed=request.seed)
+    resume_adapt = (run_dir / ADAPT_CHECKPOINT).is_file()  # a finished or interrupted adaptation is continued
+    with _progress(console) as progress:
+        task = progress.add_task("steps", total=config.steps, loss=float("nan"))
+        adapted = adapt(
+            teacher,
+            targets,
+            latents,
+            config,
+            run_dir,
+            resume=resume_adapt,
+            on_step=lambda s, losses: progress.update(task, completed=s, loss=losses["anchor"]),
+        )
+    stage("augment", f"{request.rendered_pairs} pairs from shared latents")
+    shards = render_pairs(teacher, adapted, run_dir / "pairs", request.rendered_pairs, seed=request.seed)
+    loaded = list(read_shards(shards))
+    with torch.no_grad():
+        anchor_teacher = adapted.synthesis(latents.to(teacher.device)).cpu()
+    return TeacherData.build(
+        torch.cat([s.sources for s in loaded]),
+        torch.cat([s.targets for s in loaded]),
+        torch.cat([s.latents for s in loaded]),
+        latents.cpu(),
+        anchor_teacher,
+    )
+
+
 def _validate(request: FinetuneRequest) -> None:
-    if not request.pair_dirs:
-        raise InputError("give at least one --pairs folder")
+    if bool(request.pair_dirs) == (request.shots_dir is not None):
+        raise InputError("give either --shots DIR (stylized exemplars) or --pairs DIR (source/ + target/), not both")
     if request.steps < 1 or request.batch_size < 1:
         raise InputError("--steps and --batch-size must be at least 1")
     if request.default_output not in ("paste", "crop"):
         raise InputError("--default-output must be paste or crop")
     if not request.name or "/" in request.name or request.name.startswith("."):
         raise InputError(f"--name {request.name!r} must be a plain name (letters, digits, - and _)")
+    # Check the exemplars before anything slow (or a teacher download) happens.
+    if request.shots_dir is not None:
+        find_shots(request.shots_dir)
+    for folder in [*request.pair_dirs, *request.eval_dirs]:
+        find_pairs(folder)
 
 
 def _check_run_dir(run_dir: Path, request: FinetuneRequest) -> None:
     if request.restart and run_dir.exists():
         shutil.rmtree(run_dir)
-    elif (run_dir / "student.ckpt").exists() and not request.resume:
+    elif run_dir.exists() and any(run_dir.iterdir()) and not request.resume:
         raise UsageError(
             f"an earlier run of {request.name!r} is in {run_dir}; pass --resume to continue it or --restart"
         )
@@ -163,6 +305,11 @@ def _detector(device):
     return RetinaFaceDetector(device=device)
 
 
-def _load(folders: list[Path], detector, crop_size: int, template) -> AlignedPairs:
+def _load_pairs(folders: list[Path], detector, crop_size: int, template) -> AlignedPairs:
     files = [pair for folder in folders for pair in find_pairs(folder)]
     return align_pairs(files, detector, crop_size, template)
+
+
+def _write_json(path: Path, data: dict) -> None:
+    text = json.dumps(data, indent=2)
+    atomic_write(path, lambda f: f.write(text.encode()))

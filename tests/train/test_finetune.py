@@ -13,7 +13,7 @@ from gpdface.errors import InputError
 from gpdface.face.align import template_for
 from gpdface.nets import StudentConfig
 from gpdface.train.data import align_pairs, find_pairs
-from gpdface.train.distill import CHECKPOINT, DistillConfig, train_on_pairs
+from gpdface.train.distill import CHECKPOINT, DistillConfig, distill_student
 
 TINY = StudentConfig(resolution=64, channels=(8, 16), res_blocks=1)
 
@@ -41,7 +41,7 @@ def test_find_pairs_checks_partners(pair_dir):
 def test_interrupted_training_resumes_where_it_stopped(pair_dir, detector, tmp_path):
     pairs = align_pairs(find_pairs(pair_dir), detector, 64, template_for(64))
     config = DistillConfig(steps=6, batch_size=2, checkpoint_every=2, sample_every=3, student=TINY)
-    straight = train_on_pairs(pairs, config, tmp_path / "straight", torch.device("cpu"))
+    straight = distill_student(pairs, config, tmp_path / "straight", torch.device("cpu"))
 
     class Interrupted(Exception):
         pass
@@ -51,10 +51,10 @@ def test_interrupted_training_resumes_where_it_stopped(pair_dir, detector, tmp_p
             raise Interrupted
 
     with pytest.raises(Interrupted):
-        train_on_pairs(pairs, config, tmp_path / "run", torch.device("cpu"), on_step=stop_after_three)
+        distill_student(pairs, config, tmp_path / "run", torch.device("cpu"), on_step=stop_after_three)
     assert torch.load(tmp_path / "run" / CHECKPOINT, weights_only=True)["step"] == 2
     seen = []
-    resumed = train_on_pairs(
+    resumed = distill_student(
         pairs, config, tmp_path / "run", torch.device("cpu"), resume=True, on_step=lambda step, loss: seen.append(step)
     )
     assert seen == [3, 4, 5, 6]  # continued from the last checkpoint
@@ -71,6 +71,8 @@ def test_finetune_command_exports_a_usable_style(pair_dir, with_detector, tmp_pa
         str(pair_dir),
         "--name",
         "tiny",
+        "--teacher",
+        "none",
         "--steps",
         "2",
         "--batch-size",
@@ -87,8 +89,8 @@ def test_finetune_command_exports_a_usable_style(pair_dir, with_detector, tmp_pa
     style_dir = user_styles_dir() / "tiny"
     assert {p.name for p in style_dir.iterdir()} >= {"config.json", "model.safetensors", "style.json", "README.md"}
     meta = json.loads((style_dir / "style.json").read_text())
-    assert meta["license"] == "research use (CUFS)" and meta["provenance"]["steps"] == 2
-    assert set(meta["provenance"]["metrics"]) == {"train", str(pair_dir)}
+    assert meta["license"] == "research use (CUFS)" and meta["provenance"]["steps"] == {"distill": 2}
+    assert set(meta["provenance"]["metrics"]) == {"anchors", str(pair_dir)}
     assert load_style("tiny").info.crop_size == 256
     again = runner.invoke(app, args)  # an earlier run exists: refuse rather than overwrite silently
     assert again.exit_code == 2 and "--resume" in again.stderr
@@ -99,3 +101,65 @@ def test_finetune_command_exports_a_usable_style(pair_dir, with_detector, tmp_pa
         app, ["translate", str(tmp_path / "a.png"), "--style", "tiny", "-o", str(tmp_path / "o.png")]
     )
     assert translated.exit_code == 0, translated.output
+
+
+def test_finetune_from_five_shots_with_the_dcgan_teacher(with_detector, monkeypatch, tmp_path, astronaut):
+    """Every GPD stage with tiny step counts; then an interrupted run resumes without redoing finished stages."""
+    monkeypatch.setenv(
+        "GPDFACE_WEIGHTS_PATH", f"{with_detector}:{asset('teachers/dcgan64_digiface.safetensors').parent}"
+    )
+    shots = tmp_path / "shots"
+    shots.mkdir()
+    for path in sorted(asset("cufs/cuhk/train/sketches").iterdir())[:5]:
+        shutil.copy(path, shots / path.name)
+    runner = CliRunner()
+    args = [
+        "finetune",
+        "--shots",
+        str(shots),
+        "--name",
+        "s5",
+        "--steps",
+        "4",
+        "--adapt-steps",
+        "2",
+        "--projection-steps",
+        "3",
+        "--rendered-pairs",
+        "16",
+        "--batch-size",
+        "2",
+    ]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    from gpdface.hub import gpdface_home
+    from gpdface.style import load_style
+
+    run = gpdface_home() / "runs" / "s5"
+    assert {"align.png", "project.png", "adapt_000002.png", "anchors.safetensors", "student.ckpt"} <= {
+        p.name for p in run.iterdir()
+    }
+    style = load_style("s5")
+    assert style.info.crop_size == 64 and style.info.provenance["teacher"] == "dcgan64"
+    assert style.info.provenance["shots"] == 5
+    stamp = (run / "anchors.safetensors").stat().st_mtime_ns
+    longer = [("8" if a == "4" and args[i - 1] == "--steps" else a) for i, a in enumerate(args)]
+    more = runner.invoke(app, [*longer, "--resume"])  # 8 distillation steps now
+    assert more.exit_code == 0, more.output
+    assert "kept from the earlier run" in more.stderr
+    assert (run / "anchors.safetensors").stat().st_mtime_ns == stamp
+    assert torch.load(run / "student.ckpt", weights_only=True)["step"] == 8
+    from PIL import Image
+
+    Image.fromarray(astronaut).save(tmp_path / "a.png")
+    out = runner.invoke(app, ["translate", str(tmp_path / "a.png"), "--style", "s5", "-o", str(tmp_path / "o.png")])
+    assert out.exit_code == 0, out.output
+
+
+def test_shot_errors_are_one_line(tmp_path):
+    runner = CliRunner()
+    (tmp_path / "empty").mkdir()
+    result = runner.invoke(app, ["finetune", "--shots", str(tmp_path / "empty"), "--name", "x"])
+    assert result.exit_code == 1 and "1–10 exemplars" in result.stderr
+    both = runner.invoke(app, ["finetune", "--shots", str(tmp_path), "--pairs", str(tmp_path), "--name", "x"])
+    assert both.exit_code == 1 and "not both" in both.stderr
