@@ -11,6 +11,11 @@ from gpdface.train.teachers.ops import fir_kernel, upfirdn2d
 from gpdface.train.teachers.stylegan2 import Discriminator, Generator
 from gpdface.train.teachers.stylegan2_teacher import StyleGAN2Teacher, infer_config
 
+
+class Sneaky:
+    """Stands for any pickled object a checkpoint could smuggle in."""
+
+
 NARROW = {4: 64, 8: 56, 16: 48, 32: 40, 64: 32}
 
 
@@ -115,3 +120,41 @@ def test_config_is_inferred_from_the_state_dict():
     for size in (256, 1024):
         config = infer_config(Generator(size, 512, 8, 2).state_dict())
         assert config == {"size": size, "style_dim": 512, "n_mlp": 8, "channel_multiplier": 2}
+
+
+def test_rosinality_checkpoint_is_converted_to_safetensors(tmp_path):
+    """A training checkpoint (with its pickled argparse args) loads with weights_only and converts once."""
+    import argparse
+
+    from gpdface.hub import gpdface_home
+    from gpdface.train.teachers import load_teacher
+
+    # The narrow generator's channels are not a public configuration: convert a 32 px public-table one.
+    small_g = Generator(32, 64, 2, channel_multiplier=2)
+    small_d = Discriminator(32, channel_multiplier=2)
+    ckpt = {
+        "g": small_g.state_dict(),
+        "g_ema": small_g.state_dict(),
+        "d": small_d.state_dict(),
+        "args": argparse.Namespace(size=32, latent=64),
+        "ada_aug_p": 0.0,
+    }
+    torch.save(ckpt, tmp_path / "550000.pt")
+    teacher = load_teacher(tmp_path / "550000.pt")
+    assert teacher.resolution == 32 and teacher.latent_shape == (small_g.n_latent, 64)
+    assert teacher.discriminator is not None
+    z = torch.randn(2, 64)
+    with torch.no_grad():
+        expected = small_g([z], randomize_noise=False)[0]
+        w = small_g.style(z).unsqueeze(1).repeat(1, small_g.n_latent, 1)
+        torch.testing.assert_close(teacher.synthesis(w), expected, atol=1e-5, rtol=0)
+    assert list((gpdface_home() / "teachers").glob("550000-*/generator.safetensors"))  # converted once, cached
+
+
+def test_a_pickled_object_other_than_args_is_refused(tmp_path):
+    from gpdface.errors import WeightsError
+    from gpdface.train.teachers.stylegan2_teacher import read_rosinality_checkpoint
+
+    torch.save({"g_ema": {}, "extra": Sneaky()}, tmp_path / "bad.pt")
+    with pytest.raises(WeightsError, match="cannot read"):
+        read_rosinality_checkpoint(tmp_path / "bad.pt")
