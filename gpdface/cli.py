@@ -282,6 +282,12 @@ def download(
                 known = sorted(n for k in KINDS for n in manifest.section(k))
                 raise InputError(f"{name!r} is not in the weights manifest; known: {', '.join(known)}")
             for entry in entries:
+                if entry.kind == "teachers":  # teachers may need a conversion step: build one to fetch it
+                    from .train.teachers import load_teacher
+
+                    teacher = load_teacher(name)
+                    out.print(f"teacher {name}: ready ({teacher.resolution} px)")
+                    continue
                 if entry.source is None:
                     out.print(f"{name}: embedded in the package, nothing to download")
                     continue
