@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import glob
 import json
+import shlex
 import sys
 import traceback
 from collections.abc import Callable
@@ -415,7 +416,7 @@ def finetune(
             license=license_,
             default_output=default_output,
             overwrite=overwrite,
-            command=" ".join(["gpdface", *sys.argv[1:]]),
+            command=shlex.join(["gpdface", *sys.argv[1:]]),
         )
         style_dir = run_finetune(request, console=err)
         out.print(f"style {name!r} written to {style_dir}; use it with: gpdface translate PHOTO --style {name}")
