@@ -388,6 +388,9 @@ def finetune(
     license_: Annotated[str, typer.Option("--license", help="Terms of the weights and of their training data.")] = "",
     default_output: Annotated[str, typer.Option(help="paste or crop: what translate writes by default.")] = "paste",
     overwrite: Annotated[bool, typer.Option(help="Replace an existing style folder.")] = False,
+    push_to_hub: Annotated[
+        str | None, typer.Option(help="Upload the style to this Hub repository and print its manifest entry.")
+    ] = None,
 ) -> None:
     """Make a new style from 1–10 exemplars (--shots) or exemplar pairs (--pairs) by GAN prior distillation."""
 
@@ -420,6 +423,15 @@ def finetune(
         )
         style_dir = run_finetune(request, console=err)
         out.print(f"style {name!r} written to {style_dir}; use it with: gpdface translate PHOTO --style {name}")
+        if push_to_hub:
+            from .style import read_style_info
+            from .train.export import manifest_entry
+            from .train.export import push_to_hub as push
+
+            revision = push(style_dir, push_to_hub)
+            entry = manifest_entry(style_dir, read_style_info(style_dir), push_to_hub, revision)
+            err.print(f'pushed to {push_to_hub} at {revision}; add this to weights_manifest.json under "styles":')
+            print(json.dumps(entry, indent=2))
 
     guarded(body)
 

@@ -4,11 +4,17 @@ It answers ``HEAD``/``GET {endpoint}/{repo_id}/resolve/{revision}/{filename}`` w
 ``huggingface_hub`` reads (``X-Repo-Commit``, ``ETag``, ``Content-Length``), so the real client code
 runs against it. ``mode`` switches on faults: ``corrupt`` serves other bytes, ``truncate`` closes the
 connection half way through the body.
+
+For uploads it accepts what ``create_repo`` and ``upload_folder`` send for small files: repository
+creation, the pre-upload check (every file "regular", i.e. inline) and the NDJSON commit, after which
+the committed files are served at the new commit's 40-hex revision.
 """
 
 from __future__ import annotations
 
+import base64
 import hashlib
+import json
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import unquote
@@ -19,6 +25,7 @@ class HubServer:
         self.repo_id, self.revision, self.files = repo_id, revision, dict(files)
         self.mode = "ok"
         self.requests: list[str] = []
+        self.commits: dict[str, dict[str, bytes]] = {}  # revision -> files, for pushed repositories
         server = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -31,6 +38,54 @@ class HubServer:
             def do_GET(self) -> None:
                 self._answer(body=True)
 
+            def do_POST(self) -> None:
+                server.requests.append(f"POST {self.path}")
+                body = self._read_body()
+                path = self.path.split("?")[0]
+                if path == "/api/repos/create":
+                    name = json.loads(body)["name"]
+                    organization = json.loads(body).get("organization")
+                    repo = f"{organization}/{name}" if organization else name
+                    return self._json({"url": f"{server.endpoint}/{repo}", "name": repo})
+                if path == "/api/validate-yaml":  # model cards' front matter
+                    return self._json({"errors": [], "warnings": []})
+                if "/preupload/" in path:
+                    files = json.loads(body)["files"]
+                    return self._json(
+                        {"files": [{"path": f["path"], "uploadMode": "regular", "shouldIgnore": False} for f in files]}
+                    )
+                if "/commit/" in path:
+                    files = {}
+                    for line in body.decode().splitlines():
+                        item = json.loads(line)
+                        if item["key"] == "file":
+                            files[item["value"]["path"]] = base64.b64decode(item["value"]["content"])
+                    revision = hashlib.sha1(json.dumps(sorted(files)).encode() + b"".join(files.values())).hexdigest()
+                    server.commits[revision] = files
+                    repo = path.split("/api/models/")[1].split("/commit/")[0]
+                    return self._json(
+                        {"commitUrl": f"{server.endpoint}/{repo}/commit/{revision}", "commitOid": revision}
+                    )
+                self.send_error(404)
+
+            def _read_body(self) -> bytes:
+                if self.headers.get("Transfer-Encoding", "").lower() != "chunked":
+                    return self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                chunks = []
+                while (size := int(self.rfile.readline().split(b";")[0].strip() or b"0", 16)) > 0:
+                    chunks.append(self.rfile.read(size))
+                    self.rfile.readline()  # the CRLF after each chunk
+                self.rfile.readline()  # the CRLF after the last, empty chunk
+                return b"".join(chunks)
+
+            def _json(self, data: dict) -> None:
+                payload = json.dumps(data).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(payload)))
+                self.end_headers()
+                self.wfile.write(payload)
+
             def _answer(self, body: bool) -> None:
                 server.requests.append(f"{self.command} {self.path}")
                 prefix = f"/{server.repo_id}/resolve/"
@@ -39,18 +94,19 @@ class HubServer:
                     self.send_error(404, "Repository not found")
                     return
                 revision, _, name = path[len(prefix) :].partition("/")
-                if revision != server.revision or name not in server.files:
+                files = server.commits.get(revision, server.files if revision == server.revision else {})
+                if name not in files:
                     self.send_response(404)
                     self.send_header("X-Error-Code", "EntryNotFound")
                     self.send_header("Content-Length", "0")
                     self.end_headers()
                     return
-                data = server.files[name]
+                data = files[name]
                 sent = data
                 if server.mode == "corrupt":
                     sent = bytes(b ^ 0xFF for b in data)
                 self.send_response(200)
-                self.send_header("X-Repo-Commit", server.revision)
+                self.send_header("X-Repo-Commit", revision)
                 self.send_header("ETag", f'"{hashlib.sha256(sent).hexdigest()}"')
                 self.send_header("Content-Length", str(len(sent)))
                 self.send_header("Content-Type", "application/octet-stream")

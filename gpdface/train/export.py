@@ -21,6 +21,12 @@ def export_style(directory: str | Path, model: StudentNet, info: StyleInfo) -> P
 def model_card(info: StyleInfo, parameters: int) -> str:
     provenance = info.provenance
     lines = [
+        "---",  # Hub model-card metadata
+        "library_name: gpdface",
+        "license: other",
+        "tags: [gpdface, face-stylization, gan-prior-distillation]",
+        "---",
+        "",
         f"# gpdface style `{info.name}`",
         "",
         info.description,
@@ -48,3 +54,53 @@ def model_card(info: StyleInfo, parameters: int) -> str:
             lines.append(f"| {name} | {m['ssim']:.4f} | {m['ssim_photo']:.4f} | {m['pairs']} |")
     lines += ["", "Use: `gpdface translate photo.jpg --style <this folder or its name>`", ""]
     return "\n".join(lines)
+
+
+def manifest_entry(style_dir: str | Path, info: StyleInfo, repo_id: str, revision: str) -> dict:
+    """The ``styles`` entry of ``weights_manifest.json`` that pins a pushed style."""
+    import hashlib
+
+    style_dir = Path(style_dir)
+    files = {}
+    for name in ("config.json", "model.safetensors", "style.json"):
+        data = (style_dir / name).read_bytes()
+        files[name] = {"sha256": hashlib.sha256(data).hexdigest(), "size": len(data)}
+    return {
+        info.name: {
+            "description": info.description,
+            "files": files,
+            "source": {"repo_id": repo_id, "revision": revision},
+            "resolution": info.crop_size,
+            "license": info.license,
+            "provenance": {
+                k: info.provenance[k] for k in ("method", "teacher", "shots", "steps") if k in info.provenance
+            },
+        }
+    }
+
+
+def push_to_hub(style_dir: str | Path, repo_id: str, token: str | None = None) -> str:
+    """Upload a style folder to a Hub model repository (created if needed); return the commit's revision.
+
+    Honours ``HF_ENDPOINT`` and the usual token sources (``HF_TOKEN``, ``huggingface-cli login``).
+    """
+    import os
+
+    from huggingface_hub import HfApi
+
+    from ..errors import GpdfaceError
+
+    api = HfApi(endpoint=os.environ.get("HF_ENDPOINT") or None, token=token)
+    try:
+        api.create_repo(repo_id, repo_type="model", exist_ok=True)
+        commit = api.upload_folder(
+            folder_path=str(style_dir),
+            repo_id=repo_id,
+            repo_type="model",
+            commit_message=f"gpdface style {Path(style_dir).name}",
+        )
+    except Exception as exc:  # network and auth errors of many kinds: one actionable line
+        raise GpdfaceError(
+            f"cannot push {style_dir} to {repo_id}: {type(exc).__name__}: {str(exc).splitlines()[0]}"
+        ) from exc
+    return commit.oid

@@ -163,3 +163,41 @@ def test_shot_errors_are_one_line(tmp_path):
     assert result.exit_code == 1 and "1–10 exemplars" in result.stderr
     both = runner.invoke(app, ["finetune", "--shots", str(tmp_path), "--pairs", str(tmp_path), "--name", "x"])
     assert both.exit_code == 1 and "not both" in both.stderr
+
+
+def test_push_to_hub_then_download_by_the_printed_manifest_entry(pair_dir, tmp_path, monkeypatch):
+    """`--push-to-hub` uploads through huggingface_hub to the loopback Hub; the entry it prints resolves."""
+    from gpdface.style import load_style, user_styles_dir
+    from hubserver import HubServer
+
+    with HubServer("gpdface-test/pushed", "0" * 40, {}) as server:
+        monkeypatch.setenv("HF_ENDPOINT", server.endpoint)
+        monkeypatch.setenv("HF_TOKEN", "hf_test_token_for_loopback")
+        args = [
+            "finetune",
+            "--pairs",
+            str(pair_dir),
+            "--name",
+            "pushed",
+            "--teacher",
+            "none",
+            "--steps",
+            "1",
+            "--batch-size",
+            "1",
+            "--aligned",
+            "--push-to-hub",
+            "gpdface-test/pushed",
+        ]
+        result = CliRunner().invoke(app, args)
+        assert result.exit_code == 0, result.output
+        entry = json.loads(result.stdout[result.stdout.index("{") :])
+        revision = entry["pushed"]["source"]["revision"]
+        assert len(revision) == 40 and revision in server.commits
+        manifest = tmp_path / "manifest.json"
+        manifest.write_text(json.dumps({"schema": 1, "styles": {"published": entry["pushed"]}}))
+        monkeypatch.setenv("GPDFACE_MANIFEST", str(manifest))
+        downloaded = load_style("published")
+        local = load_style(user_styles_dir() / "pushed")
+        for key, value in local.model.state_dict().items():
+            assert torch.equal(downloaded.model.state_dict()[key], value)
