@@ -34,6 +34,7 @@ from .adapt import PatchDiscriminator
 from .augment_ops import diff_augment
 from .data import AlignedPairs, Augment, PairBatches
 from .losses import pixel_loss, pixel_loss_per_sample
+from .perceptual import PerceptualLoss
 from .visual import save_grid
 
 CHECKPOINT = "student.ckpt"
@@ -52,6 +53,8 @@ class DistillConfig:
         teacher_weight: weight of the confidence-weighted teacher term.
         relative_weight: weight of the relative term.
         adversarial_weight: weight of the adversarial term (generator side).
+        perceptual_weight: weight of the VGG-16 perceptual loss added to the anchor term; used only when
+            its weights are already on disk (see ``perceptual.py``).
         teacher_batch_size: rendered pairs per step.
         lowpass: downscaling factor of the relative term's low-pass filter.
         augment: random geometry and photometric jitter; None for none.
@@ -69,6 +72,7 @@ class DistillConfig:
     teacher_weight: float = 1.0
     relative_weight: float = 1.0
     adversarial_weight: float = 0.05
+    perceptual_weight: float = 0.1
     teacher_batch_size: int = 8
     lowpass: int = 4
     augment: Augment | None = field(default_factory=Augment)
@@ -150,6 +154,9 @@ def distill_student(
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: _lr_factor(s, config.steps))
     batches = PairBatches(pairs, config.batch_size, config.augment, config.seed)
     terms = _TeacherTerms(teacher_data, pairs, config, device) if teacher_data is not None else None
+    perceptual = PerceptualLoss.if_available() if config.perceptual_weight > 0 else None
+    if perceptual is not None:
+        perceptual = perceptual.to(device)
     start = 0
     if resume and (run_dir / CHECKPOINT).is_file():
         start = _load_checkpoint(run_dir / CHECKPOINT, model, optimizer, scheduler, batches, terms)
@@ -157,7 +164,10 @@ def distill_student(
     model.train()
     for step in range(start, config.steps):
         x, y = (t.to(device) for t in batches.sample())
-        loss = config.anchor_weight * pixel_loss(model(x), y, config.ssim_weight)
+        out = model(x)
+        loss = config.anchor_weight * pixel_loss(out, y, config.ssim_weight)
+        if perceptual is not None:
+            loss = loss + config.anchor_weight * config.perceptual_weight * perceptual(out, y)
         if terms is not None:
             loss = loss + terms.loss(model)
         optimizer.zero_grad(set_to_none=True)
