@@ -35,6 +35,7 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=400)
     parser.add_argument("--pairs", type=int, default=1024)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--correspondence-weight", type=float, default=AdaptConfig.correspondence_weight)
     parser.add_argument("--aligned", action="store_true")
     args = parser.parse_args()
     times = {}
@@ -54,7 +55,7 @@ def main() -> None:
     print(f"projected {len(crops)} exemplars, mean error {anchors.errors.mean():.3f}")
 
     started = time.perf_counter()
-    config = AdaptConfig(steps=args.steps, seed=args.seed)
+    config = AdaptConfig(steps=args.steps, seed=args.seed, correspondence_weight=args.correspondence_weight)
     adapted = adapt(
         teacher,
         targets,

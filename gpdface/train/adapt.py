@@ -50,7 +50,7 @@ class AdaptConfig:
     batch_size: int = 8
     lr: float = 2e-4
     adversarial_weight: float = 1.0
-    correspondence_weight: float = 1.0
+    correspondence_weight: float = 300.0  # the KL values are ~1e-3: weight 1 left it inert (see README)
     anchor_weight: float = 5.0
     truncation: float = 0.9
     checkpoint_every: int = 100
