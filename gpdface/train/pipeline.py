@@ -97,7 +97,7 @@ def run_finetune(request: FinetuneRequest, console: Console | None = None) -> Pa
     size = teacher.resolution if teacher is not None else request.crop_size
     template = teacher.template if teacher is not None else template_for(size)
     detector = None if request.aligned else _detector(device)
-    stages = 6 if teacher is not None else 4
+    stages = 7 if teacher is not None else 4
     stage = _StageCounter(console, stages)
 
     stage("align", ", ".join(map(str, request.pair_dirs or [request.shots_dir])))
