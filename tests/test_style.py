@@ -28,9 +28,9 @@ def test_user_style_is_listed():
 
 
 def test_unknown_style_names_close_matches():
-    make_style(user_styles_dir(), "sketchy")
-    with pytest.raises(StyleNotFoundError, match="did you mean sketchy"):
-        resolve_style("sketchx")
+    make_style(user_styles_dir(), "watercolour")
+    with pytest.raises(StyleNotFoundError, match="did you mean watercolour"):
+        resolve_style("watercolor")
 
 
 def test_folder_missing_files(tmp_path):
