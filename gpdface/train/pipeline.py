@@ -196,7 +196,24 @@ def _progress(console: Console) -> Progress:
         TimeElapsedColumn(),
         TimeRemainingColumn(),
     )
-    return Progress(*columns, console=console)
+    if console.is_terminal:
+        return Progress(*columns, console=console)
+    return _LoggedProgress(*columns, console=console)
+
+
+class _LoggedProgress(Progress):
+    """Without a terminal (a log file, CI) a live bar shows nothing until the end: print a line per 10 %."""
+
+    def update(self, task_id, **fields) -> None:
+        super().update(task_id, **fields)
+        task = self._tasks[task_id]
+        if task.total and "completed" in fields:
+            tenth = int(10 * task.completed / task.total)
+            if tenth > task.fields.get("_logged", 0):
+                task.fields["_logged"] = tenth
+                loss = task.fields.get("loss", float("nan"))
+                elapsed = task.elapsed or 0.0
+                self.console.print(f"    {int(task.completed)}/{int(task.total)} loss {loss:.4f} ({elapsed:.0f} s)")
 
 
 def _anchor_pairs(request, detector, size, template, teacher, run_dir: Path, stage, console) -> AlignedPairs:
@@ -263,6 +280,12 @@ def _teacher_stages(request, teacher, pairs: AlignedPairs, run_dir: Path, stage,
     stage("augment", f"{request.rendered_pairs} pairs from shared latents")
     shards = render_pairs(teacher, adapted, run_dir / "pairs", request.rendered_pairs, seed=request.seed)
     loaded = list(read_shards(shards))
+    first = loaded[0]
+    save_grid(
+        run_dir / "augment.png",
+        [list(first.sources[:8].permute(0, 2, 3, 1).numpy()), list(first.targets[:8].permute(0, 2, 3, 1).numpy())],
+        tile=96,
+    )
     with torch.no_grad():
         anchor_teacher = adapted.synthesis(latents.to(teacher.device)).cpu()
     return TeacherData.build(

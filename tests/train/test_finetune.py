@@ -136,7 +136,7 @@ def test_finetune_from_five_shots_with_the_dcgan_teacher(with_detector, monkeypa
     from gpdface.style import load_style
 
     run = gpdface_home() / "runs" / "s5"
-    assert {"align.png", "project.png", "adapt_000002.png", "anchors.safetensors", "student.ckpt"} <= {
+    assert {"align.png", "project.png", "adapt_000002.png", "augment.png", "anchors.safetensors", "student.ckpt"} <= {
         p.name for p in run.iterdir()
     }
     style = load_style("s5")
