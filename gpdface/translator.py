@@ -227,15 +227,34 @@ class Translator:
     def translate_many(
         self, images: Iterable[ImageSource], aligned: bool = False
     ) -> Iterator[tuple[ImageSource, TranslationResult | GpdfaceError]]:
-        """Translate images one after another, yielding ``(input, result)`` or ``(input, error)``.
+        """Translate many images, yielding ``(input, result)`` or ``(input, error)`` in input order.
 
-        A bad input does not stop the rest: its ``GpdfaceError`` is yielded in place of a result.
+        Face crops of consecutive images are pooled so that each student forward pass holds up to
+        ``batch_size`` crops (the fast path on a GPU). A bad input does not stop the rest: its
+        ``GpdfaceError`` is yielded in place of a result.
         """
+        pending: list[tuple[ImageSource, _Prepared | GpdfaceError]] = []
+        crops = 0
         for image in images:
             try:
-                yield image, self(image, aligned=aligned)
+                prepared: _Prepared | GpdfaceError = self._prepare(image, aligned)
+                crops += len(prepared.crops)
             except GpdfaceError as exc:
-                yield image, exc
+                prepared = exc
+            pending.append((image, prepared))
+            if crops >= self.batch_size:
+                yield from self._finish_pending(pending)
+                pending, crops = [], 0
+        yield from self._finish_pending(pending)
+
+    def _finish_pending(self, pending):
+        ready = [p for _, p in pending if isinstance(p, _Prepared)]
+        stylized = iter(self.stylize([crop for p in ready for crop in p.crops]))
+        for image, prepared in pending:
+            if isinstance(prepared, GpdfaceError):
+                yield image, prepared
+            else:
+                yield image, self._finish(prepared, [next(stylized) for _ in prepared.crops])
 
     def stylize(self, crops: list[np.ndarray]) -> list[np.ndarray]:
         """Run aligned ``S S 3`` uint8 crops through the student in batches of ``batch_size``."""

@@ -170,3 +170,22 @@ def test_bad_options(style_dir):
 def test_cuda_asked_for_but_absent(style_dir):
     with pytest.raises(InputError, match="no CUDA device"):
         Translator(style_dir, device="cuda")
+
+
+def test_translate_many_pools_crops_across_images_with_the_same_results(translator, two_faces, astronaut):
+    calls = []
+    original = translator.stylize
+
+    def counting(crops):
+        calls.append(len(crops))
+        return original(crops)
+
+    translator.stylize = counting
+    translator.batch_size = 3
+    results = list(translator.translate_many([two_faces, astronaut, two_faces]))
+    assert calls == [3, 2]  # 2 + 1 crops pooled into one pass, then the last image's 2
+    assert [len(r.faces) for _, r in results] == [2, 1, 2]
+    translator.stylize = original
+    for (_, pooled), image in zip(results, [two_faces, astronaut, two_faces], strict=True):
+        single = translator(image)
+        assert np.abs(pooled.image.astype(int) - single.image.astype(int)).max() <= 1  # same up to rounding
