@@ -1,0 +1,53 @@
+"""The quality benchmark runs end to end (`--quick`) on a few CUFS pairs and reports every setting."""
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+from conftest import asset
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def copy_pairs(source: Path, dest: Path, count: int) -> Path:
+    for sub in ("photos", "sketches"):
+        (dest / sub).mkdir(parents=True)
+        for path in sorted((source / sub).iterdir())[:count]:
+            shutil.copy(path, dest / sub / path.name)
+    return dest
+
+
+def test_quality_benchmark_quick(with_detector, tmp_path):
+    train = copy_pairs(asset("cufs/cuhk/train"), tmp_path / "train", 4)
+    test = copy_pairs(asset("cufs/ar/test"), tmp_path / "test", 3)
+    teachers = asset("teachers/dcgan64_digiface.safetensors").parent
+    env = {**os.environ, "GPDFACE_WEIGHTS_PATH": f"{with_detector}{os.pathsep}{teachers}"}
+    out = tmp_path / "quality.json"
+    args = [
+        sys.executable,
+        str(REPO / "benchmarks" / "quality.py"),
+        "--train",
+        str(train),
+        "--test",
+        str(test),
+        "--quick",
+        "--shots",
+        "2",
+        "--work",
+        str(tmp_path / "work"),
+        "--grid-dir",
+        str(tmp_path / "grids"),
+        "--out",
+        str(out),
+    ]
+    done = subprocess.run(args, capture_output=True, text=True, env=env, timeout=600)
+    assert done.returncode == 0, done.stderr[-2000:]
+    report = json.loads(out.read_text())
+    assert set(report["results"]) == {"anchors_only", "plain_distill", "gpd", "ceiling"}
+    for setting in report["results"].values():
+        assert -1 <= setting["2"]["mean"] <= 1 and setting["2"]["runs"] == 1
+    assert 0 < report["grey_photo_floor"] < 1 and report["test_pairs"] == 3
+    assert (tmp_path / "grids" / "k2_seed0.png").is_file()
