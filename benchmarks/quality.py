@@ -12,9 +12,9 @@ evaluated on the test pairs:
    or adversarial term);
 3. ``gpd``           — full GPD (all terms);
 4. ``ceiling``       — all training pairs, no teacher.
-The grey test photo itself is reported as the floor. Metric: SSIM with the field's protocol (result mapped
-back to the photo frame, grey, Gaussian window σ 1.5, population covariance); mean ± std over seeds.
-FSIM is not implemented yet. All students work at the teacher's resolution (64 px for dcgan64), so the
+The grey test photo itself is reported as the floor. Metrics with the field's protocol (result mapped
+back to the photo frame, grey): SSIM (Gaussian window σ 1.5, population covariance) and FSIM (piq);
+mean ± std over seeds. All students work at the teacher's resolution (64 px for dcgan64), so the
 four settings are compared at the same size. Prints one JSON document; --grid-dir saves picture grids.
 """
 
@@ -104,7 +104,7 @@ def main() -> None:
     base = DistillConfig(
         steps=args.steps, student=StudentConfig(resolution=size), checkpoint_every=10**9, sample_every=10**9
     )
-    scores: dict[str, dict[int, list[float]]] = {s: {} for s in SETTINGS}
+    scores: dict[str, dict[str, dict[int, list[float]]]] = {m: {s: {} for s in SETTINGS} for m in ("ssim", "fsim")}
     floor = evaluate_pairs_floor(test)
     for seed in args.seeds:
         ceiling = None
@@ -129,14 +129,17 @@ def main() -> None:
                 ceiling = distill_student(train, replace(base, seed=seed), args.work / f"ceiling_seed{seed}", device)
             models["ceiling"] = ceiling
             for name, model in models.items():
-                scores[name].setdefault(k, []).append(evaluate_pairs(model, test, device)["ssim"])
+                measured = evaluate_pairs(model, test, device)
+                for metric in scores:
+                    scores[metric][name].setdefault(k, []).append(measured[metric])
             if args.grid_dir is not None:
                 write_grid(args.grid_dir / f"k{k}_seed{seed}.png", models, test, device)
     report = {
         "teacher": args.teacher, "resolution": size, "train_pairs": len(train), "test_pairs": len(test),
-        "steps": args.steps, "seeds": args.seeds, "metric": "SSIM (grey, Gaussian σ 1.5, photo frame)",
+        "steps": args.steps, "seeds": args.seeds, "protocol": "grey, photo frame; SSIM Gaussian σ 1.5; FSIM piq",
         "grey_photo_floor": floor,
-        "results": {name: {str(k): summary(v) for k, v in per_k.items()} for name, per_k in scores.items()},
+        "results": {metric: {name: {str(k): summary(v) for k, v in per_k.items()} for name, per_k in per.items()}
+                    for metric, per in scores.items()},
         "seconds": time.perf_counter() - started, "threads": torch.get_num_threads(),
     }  # fmt: skip
     text = json.dumps(report, indent=2)
@@ -149,10 +152,14 @@ def summary(values: list[float]) -> dict:
     return {"mean": statistics.fmean(values), "std": statistics.pstdev(values), "runs": len(values)}
 
 
-def evaluate_pairs_floor(test: AlignedPairs) -> float:
-    from gpdface.train.evaluate import grey_ssim
+def evaluate_pairs_floor(test: AlignedPairs) -> dict[str, float]:
+    from gpdface.train.evaluate import grey_fsim, grey_ssim
 
-    return statistics.fmean(grey_ssim(s, t) for s, t in zip(test.sources, test.targets, strict=True))
+    pairs = list(zip(test.sources, test.targets, strict=True))
+    return {
+        "ssim": statistics.fmean(grey_ssim(s, t) for s, t in pairs),
+        "fsim": statistics.fmean(grey_fsim(s, t) for s, t in pairs),
+    }
 
 
 def write_grid(path: Path, models: dict, test: AlignedPairs, device, count: int = 6) -> None:

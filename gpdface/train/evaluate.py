@@ -1,5 +1,6 @@
 """Evaluation with the face-sketch protocol: the result is mapped back to the photo's own frame, both
-images are turned grey, and SSIM (Gaussian window, σ 1.5, population covariance) is averaged."""
+images are turned grey, and SSIM (Gaussian window, σ 1.5, population covariance) and FSIM (Zhang et al.
+2011, through the ``piq`` package, which needs no downloaded weights) are averaged."""
 
 from __future__ import annotations
 
@@ -13,14 +14,23 @@ from .data import AlignedPairs
 from .losses import ssim
 
 
+def _grey(image: np.ndarray) -> torch.Tensor:
+    g = image.astype(np.float64) @ np.array([0.299, 0.587, 0.114])
+    return torch.from_numpy(g)[None, None]
+
+
 def grey_ssim(a: np.ndarray, b: np.ndarray) -> float:
     """SSIM of two ``H W 3`` uint8 images after conversion to grey, on the 0–255 range."""
+    return float(ssim(_grey(a), _grey(b), data_range=255.0)[0])
 
-    def grey(image: np.ndarray) -> torch.Tensor:
-        g = image.astype(np.float64) @ np.array([0.299, 0.587, 0.114])
-        return torch.from_numpy(g)[None, None]
 
-    return float(ssim(grey(a), grey(b), data_range=255.0)[0])
+def grey_fsim(a: np.ndarray, b: np.ndarray) -> float | None:
+    """FSIM of two ``H W 3`` uint8 images in grey, or None when ``piq`` is not installed."""
+    try:
+        import piq
+    except ImportError:
+        return None
+    return float(piq.fsim(_grey(a).float(), _grey(b).float(), data_range=255.0, chromatic=False))
 
 
 @torch.inference_mode()
@@ -43,8 +53,15 @@ def stylize_in_frame(model: StudentNet, pairs: AlignedPairs, device: torch.devic
 
 
 def evaluate_pairs(model: StudentNet, pairs: AlignedPairs, device: torch.device) -> dict[str, float]:
-    """Mean SSIM of the student against the targets, and of the grey source photo itself (the floor)."""
+    """Mean SSIM and FSIM of the student against the targets, and of the grey source photo (the floor)."""
     outputs = stylize_in_frame(model, pairs, device)
-    student = [grey_ssim(o, t) for o, t in zip(outputs, pairs.targets, strict=True)]
-    photo = [grey_ssim(s, t) for s, t in zip(pairs.sources, pairs.targets, strict=True)]
-    return {"ssim": float(np.mean(student)), "ssim_photo": float(np.mean(photo)), "pairs": len(pairs)}
+    report = {"pairs": len(pairs)}
+    for metric, fn in (("ssim", grey_ssim), ("fsim", grey_fsim)):
+        student = [fn(o, t) for o, t in zip(outputs, pairs.targets, strict=True)]
+        if None in student:
+            continue  # FSIM needs piq (in the train extra)
+        report[metric] = float(np.mean(student))
+        report[f"{metric}_photo"] = float(
+            np.mean([fn(s, t) for s, t in zip(pairs.sources, pairs.targets, strict=True)])
+        )
+    return report

@@ -47,11 +47,14 @@ def model_card(info: StyleInfo, parameters: int) -> str:
             "",
             "## Metrics",
             "",
-            "| evaluation set | SSIM | SSIM of the grey photo (floor) | pairs |",
-            "| --- | --- | --- | --- |",
+            "Grey photo: the source photo itself, in grey — the floor every method is judged against.",
+            "",
+            "| evaluation set | SSIM | SSIM, grey photo | FSIM | FSIM, grey photo | pairs |",
+            "| --- | --- | --- | --- | --- | --- |",
         ]
         for name, m in metrics.items():
-            lines.append(f"| {name} | {m['ssim']:.4f} | {m['ssim_photo']:.4f} | {m['pairs']} |")
+            fsim = f"{m['fsim']:.4f} | {m['fsim_photo']:.4f}" if "fsim" in m else "– | –"
+            lines.append(f"| {name} | {m['ssim']:.4f} | {m['ssim_photo']:.4f} | {fsim} | {m['pairs']} |")
     lines += ["", "Use: `gpdface translate photo.jpg --style <this folder or its name>`", ""]
     return "\n".join(lines)
 

@@ -138,7 +138,9 @@ def run_finetune(request: FinetuneRequest, console: Console | None = None) -> Pa
         metrics[str(folder)] = evaluate_pairs(model, _load_pairs([folder], detector, size, template), device)
     for key, value in metrics.items():
         console.print(
-            f"    {key}: SSIM {value['ssim']:.4f} (grey photo {value['ssim_photo']:.4f}, {value['pairs']} pairs)"
+            f"    {key}: SSIM {value['ssim']:.4f} (grey photo {value['ssim_photo']:.4f})"
+            + (f", FSIM {value['fsim']:.4f} (grey photo {value['fsim_photo']:.4f})" if "fsim" in value else "")
+            + f", {value['pairs']} pairs"
         )
 
     stage("export", str(style_dir))

@@ -46,8 +46,10 @@ def test_quality_benchmark_quick(with_detector, tmp_path):
     done = subprocess.run(args, capture_output=True, text=True, env=env, timeout=600)
     assert done.returncode == 0, done.stderr[-2000:]
     report = json.loads(out.read_text())
-    assert set(report["results"]) == {"anchors_only", "plain_distill", "gpd", "ceiling"}
-    for setting in report["results"].values():
-        assert -1 <= setting["2"]["mean"] <= 1 and setting["2"]["runs"] == 1
-    assert 0 < report["grey_photo_floor"] < 1 and report["test_pairs"] == 3
+    for metric in ("ssim", "fsim"):
+        assert set(report["results"][metric]) == {"anchors_only", "plain_distill", "gpd", "ceiling"}
+        for setting in report["results"][metric].values():
+            assert -1 <= setting["2"]["mean"] <= 1 and setting["2"]["runs"] == 1
+        assert 0 < report["grey_photo_floor"][metric] < 1
+    assert report["test_pairs"] == 3
     assert (tmp_path / "grids" / "k2_seed0.png").is_file()

@@ -31,3 +31,14 @@ def test_pixel_loss_is_zero_only_for_equal_images_and_has_gradients():
     loss = pixel_loss(y + 0.1, x)
     loss.backward()
     assert loss > 0 and y.grad.abs().sum() > 0
+
+
+def test_fsim_of_identical_and_different_images():
+    pytest.importorskip("piq")
+    from gpdface.train.evaluate import grey_fsim
+
+    rng = np.random.default_rng(0)
+    a = rng.integers(0, 256, (64, 64, 3), dtype=np.uint8)
+    smooth = np.full_like(a, 128)
+    assert grey_fsim(a, a) == pytest.approx(1.0, abs=1e-5)
+    assert grey_fsim(a, smooth) < 0.9
