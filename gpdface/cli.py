@@ -436,9 +436,5 @@ def finetune(
     guarded(body)
 
 
-def run() -> None:  # pragma: no cover - console entry point alias
-    app()
-
-
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(app())

@@ -9,7 +9,6 @@ to the face's size in the photo.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from functools import lru_cache
 
@@ -80,8 +79,3 @@ def paste_faces(photo: np.ndarray, crops: Sequence[np.ndarray], inverses: Sequen
         # Where mask == 0 the blend equals base exactly, so those pixels keep their input values.
         out[y0:y1, x0:x1] = np.clip(np.rint(blended), 0, 255).astype(np.uint8)
     return out
-
-
-def face_scale(inverse: np.ndarray) -> float:
-    """Photo pixels per crop pixel of a crop → photo transform."""
-    return math.sqrt(abs(float(np.linalg.det(np.asarray(inverse)[:, :2]))))
