@@ -14,14 +14,17 @@ evaluated on the test pairs:
 4. ``ceiling``       — all training pairs, no teacher.
 The grey test photo itself is reported as the floor. Metrics with the field's protocol (result mapped
 back to the photo frame, grey): SSIM (Gaussian window σ 1.5, population covariance) and FSIM (piq);
-mean ± std over seeds. All students work at the teacher's resolution (64 px for dcgan64), so the
-four settings are compared at the same size. Prints one JSON document; --grid-dir saves picture grids.
+mean ± std over seeds. All students work in the teacher's frame (resolution and template), so the four
+settings are compared at the same size; with several --teacher, each teacher has its own four settings in
+the same run. Outside the crop the result keeps the grey photo, so no method is judged on smeared borders.
+Prints one JSON document; --grid-dir saves picture grids.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import platform
 import statistics
 import time
 from dataclasses import replace
@@ -37,7 +40,7 @@ from gpdface.train.adapt import AdaptConfig, adapt
 from gpdface.train.augment import read_shards, render_pairs
 from gpdface.train.data import AlignedPairs, align_pairs, find_pairs
 from gpdface.train.distill import DistillConfig, TeacherData, distill_student
-from gpdface.train.evaluate import evaluate_pairs, stylize_in_frame
+from gpdface.train.evaluate import evaluate_pairs, grey_scores, stylize_in_frame
 from gpdface.train.invert import project
 from gpdface.train.teachers import load_teacher
 from gpdface.train.visual import save_grid
@@ -81,71 +84,124 @@ def main() -> None:
     parser.add_argument("--test", type=Path, action="append", required=True)
     parser.add_argument("--shots", type=int, nargs="+", default=[1, 5, 10])
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
-    parser.add_argument("--teacher", default="dcgan64")
-    parser.add_argument("--steps", type=int, default=400, help="distillation steps per student")
-    parser.add_argument("--adapt-steps", type=int, default=300)
-    parser.add_argument("--projection-steps", type=int, default=200)
-    parser.add_argument("--rendered-pairs", type=int, default=1024)
+    parser.add_argument("--teacher", action="append", default=None, help="repeatable; default: dcgan64")
+    parser.add_argument("--steps", type=int, default=150, help="distillation steps per student")
+    parser.add_argument("--adapt-steps", type=int, default=100)
+    parser.add_argument("--projection-steps", type=int, default=100)
+    parser.add_argument("--rendered-pairs", type=int, default=512)
     parser.add_argument("--quick", action="store_true", help="tiny step counts, one K and seed: a smoke test")
     parser.add_argument("--work", type=Path, default=Path("runs/quality"))
     parser.add_argument("--grid-dir", type=Path, default=None)
-    parser.add_argument("--out", type=Path, default=None)
+    parser.add_argument("--out", type=Path, default=None, help="JSON, rewritten after every K and seed")
     args = parser.parse_args()
+    args.teacher = args.teacher or ["dcgan64"]
     if args.quick:
         args.shots, args.seeds = args.shots[:1], args.seeds[:1]
         args.steps, args.adapt_steps, args.projection_steps, args.rendered_pairs = 3, 2, 3, 16
     started = time.perf_counter()
-    device = torch.device("cpu")
-    teacher = load_teacher(args.teacher, device)
     detector = RetinaFaceDetector()
-    size, template = teacher.resolution, teacher.template
-    train = align_pairs([p for d in args.train for p in find_pairs(d)], detector, size, template)
-    test = align_pairs([p for d in args.test for p in find_pairs(d)], detector, size, template)
-    base = DistillConfig(
-        steps=args.steps, student=StudentConfig(resolution=size), checkpoint_every=10**9, sample_every=10**9
-    )
-    scores: dict[str, dict[str, dict[int, list[float]]]] = {m: {s: {} for s in SETTINGS} for m in ("ssim", "fsim")}
-    floor = evaluate_pairs_floor(test)
-    for seed in args.seeds:
-        ceiling = None
-        for k in args.shots:
-            chosen = np.random.default_rng(seed).choice(len(train), size=k, replace=False)
-            anchors = subset(train, chosen)
-            work = args.work / f"k{k}_seed{seed}"
-            data = teacher_data(teacher, anchors, args, seed, work)
-            plain = replace(data, confidence=torch.ones_like(data.confidence))
-            models = {
-                "anchors_only": distill_student(anchors, replace(base, seed=seed), work / "a", device),
-                "plain_distill": distill_student(
-                    anchors,
-                    replace(base, seed=seed, relative_weight=0.0, adversarial_weight=0.0),
-                    work / "p",
-                    device,
-                    teacher_data=plain,
-                ),
-                "gpd": distill_student(anchors, replace(base, seed=seed), work / "g", device, teacher_data=data),
-            }
-            if ceiling is None:
-                ceiling = distill_student(train, replace(base, seed=seed), args.work / f"ceiling_seed{seed}", device)
-            models["ceiling"] = ceiling
-            for name, model in models.items():
-                measured = evaluate_pairs(model, test, device)
-                for metric in scores:
-                    scores[metric][name].setdefault(k, []).append(measured[metric])
-            if args.grid_dir is not None:
-                write_grid(args.grid_dir / f"k{k}_seed{seed}.png", models, test, device)
+    frames = {name: TeacherFrame.build(name, args, detector) for name in args.teacher}
     report = {
-        "teacher": args.teacher, "resolution": size, "train_pairs": len(train), "test_pairs": len(test),
-        "steps": args.steps, "seeds": args.seeds, "protocol": "grey, photo frame; SSIM Gaussian σ 1.5; FSIM piq",
-        "grey_photo_floor": floor,
-        "results": {metric: {name: {str(k): summary(v) for k, v in per_k.items()} for name, per_k in per.items()}
-                    for metric, per in scores.items()},
-        "seconds": time.perf_counter() - started, "threads": torch.get_num_threads(),
+        "train_dirs": [str(d) for d in args.train], "test_dirs": [str(d) for d in args.test],
+        "shots": args.shots, "seeds": args.seeds, "steps": args.steps, "adapt_steps": args.adapt_steps,
+        "projection_steps": args.projection_steps, "rendered_pairs": args.rendered_pairs,
+        "protocol": "grey, photo frame (grey photo outside the crop); SSIM Gaussian σ 1.5; FSIM piq",
+        "machine": f"{platform.machine()}, {torch.get_num_threads()} threads, torch {torch.__version__}",
     }  # fmt: skip
+    # Seeds outermost: a run cut short still holds every K and teacher for the seeds it finished.
+    for seed in args.seeds:
+        for frame in frames.values():
+            frame.train_ceiling(seed)
+        for k in args.shots:
+            for frame in frames.values():
+                frame.run(k, seed)
+            report |= {"teachers": {n: f.report() for n, f in frames.items()}, "complete": False}
+            report["seconds"] = time.perf_counter() - started
+            if args.out:
+                args.out.write_text(json.dumps(report, indent=2) + "\n")
+    report["complete"] = True
     text = json.dumps(report, indent=2)
     if args.out:
         args.out.write_text(text + "\n")
     print(text)
+
+
+class TeacherFrame:
+    """One teacher and everything measured in its frame (its resolution and template)."""
+
+    def __init__(self, name: str, teacher, train: AlignedPairs, test: AlignedPairs, args) -> None:
+        self.name, self.teacher, self.train, self.test, self.args = name, teacher, train, test, args
+        self.device = torch.device("cpu")
+        self.base = DistillConfig(
+            steps=args.steps, student=StudentConfig(resolution=teacher.resolution), checkpoint_every=10**9,
+            sample_every=10**9,
+        )  # fmt: skip
+        self.scores: dict[str, dict[str, dict[int, list[float]]]] = {
+            m: {s: {} for s in SETTINGS} for m in ("ssim", "fsim")
+        }
+        self.seconds = dict.fromkeys(("teacher_data", *SETTINGS, "evaluation"), 0.0)
+        self.work = args.work / name
+        self.ceiling = self.ceiling_scores = None
+        self.floor = evaluate_pairs_floor(test)
+
+    @classmethod
+    def build(cls, name: str, args, detector) -> TeacherFrame:
+        teacher = load_teacher(name, torch.device("cpu"))
+        size, template = teacher.resolution, teacher.template
+        train = align_pairs([p for d in args.train for p in find_pairs(d)], detector, size, template)
+        test = align_pairs([p for d in args.test for p in find_pairs(d)], detector, size, template)
+        return cls(name, teacher, train, test, args)
+
+    def train_ceiling(self, seed: int) -> None:
+        """The all-pairs student of this seed, trained and evaluated once for every K."""
+        config = replace(self.base, seed=seed)
+        folder = self.work / f"ceiling{seed}"
+        self.ceiling = self._timed("ceiling", distill_student, self.train, config, folder, self.device)
+        self.ceiling_scores = self._timed("evaluation", evaluate_pairs, self.ceiling, self.test, self.device, False)
+
+    def run(self, k: int, seed: int) -> None:
+        chosen = np.random.default_rng(seed).choice(len(self.train), size=k, replace=False)
+        anchors = subset(self.train, chosen)
+        run, base = self.work / f"k{k}_seed{seed}", replace(self.base, seed=seed)
+        data = self._timed("teacher_data", teacher_data, self.teacher, anchors, self.args, seed, run)
+        plain = replace(data, confidence=torch.ones_like(data.confidence))
+        no_anchor_terms = replace(base, relative_weight=0.0, adversarial_weight=0.0)
+        models = {
+            "anchors_only": self._timed("anchors_only", distill_student, anchors, base, run / "a", self.device),
+            "plain_distill": self._timed(
+                "plain_distill", distill_student, anchors, no_anchor_terms, run / "p", self.device, teacher_data=plain
+            ),
+            "gpd": self._timed("gpd", distill_student, anchors, base, run / "g", self.device, teacher_data=data),
+        }
+        measured = {
+            name: self._timed("evaluation", evaluate_pairs, model, self.test, self.device, False)
+            for name, model in models.items()
+        }
+        measured["ceiling"] = self.ceiling_scores
+        for setting, values in measured.items():
+            for metric in self.scores:
+                self.scores[metric][setting].setdefault(k, []).append(values[metric])
+        if self.args.grid_dir is not None:
+            write_grid(
+                self.args.grid_dir / f"{self.name}_k{k}_seed{seed}.png", {**models, "ceiling": self.ceiling},
+                self.test, self.device,
+            )  # fmt: skip
+
+    def report(self) -> dict:
+        per = self.scores
+        return {
+            "resolution": self.teacher.resolution, "train_pairs": len(self.train), "test_pairs": len(self.test),
+            "grey_photo_floor": self.floor,
+            "results": {metric: {setting: {str(k): summary(v) for k, v in per_k.items()}
+                                 for setting, per_k in by_setting.items()} for metric, by_setting in per.items()},
+            "seconds": dict(self.seconds),
+        }  # fmt: skip
+
+    def _timed(self, key: str, fn, *args, **kwargs):
+        start = time.perf_counter()
+        result = fn(*args, **kwargs)
+        self.seconds[key] += time.perf_counter() - start
+        return result
 
 
 def summary(values: list[float]) -> dict:
@@ -153,13 +209,9 @@ def summary(values: list[float]) -> dict:
 
 
 def evaluate_pairs_floor(test: AlignedPairs) -> dict[str, float]:
-    from gpdface.train.evaluate import grey_fsim, grey_ssim
-
-    pairs = list(zip(test.sources, test.targets, strict=True))
-    return {
-        "ssim": statistics.fmean(grey_ssim(s, t) for s, t in pairs),
-        "fsim": statistics.fmean(grey_fsim(s, t) for s, t in pairs),
-    }
+    """Mean SSIM and FSIM of the grey test photos themselves."""
+    scores = grey_scores(test.sources, test.targets)
+    return {metric: statistics.fmean(values) for metric, values in scores.items()}
 
 
 def write_grid(path: Path, models: dict, test: AlignedPairs, device, count: int = 6) -> None:

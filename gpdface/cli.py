@@ -30,6 +30,9 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     rich_markup_mode=None,
 )
+# The registry's DEFAULT_TEACHER, written out so that the CLI starts without importing torch (a test keeps them equal).
+DEFAULT_TEACHER_NAME = "lfw64"
+
 err = Console(stderr=True, highlight=False)
 out = Console(highlight=False)
 _state = {"debug": False}
@@ -366,7 +369,9 @@ def finetune(
         list[Path] | None,
         typer.Option("--pairs", help="Folder with source/ and target/ files of the same names (repeatable)."),
     ] = None,
-    teacher: Annotated[str, typer.Option(help="Teacher GAN: a manifest name, a checkpoint path, or none.")] = "dcgan64",
+    teacher: Annotated[
+        str, typer.Option(help="Teacher GAN: a manifest name, a pretrained teacher, a checkpoint path, or none.")
+    ] = DEFAULT_TEACHER_NAME,
     steps: Annotated[int, typer.Option(help="Distillation steps.")] = 1000,
     adapt_steps: Annotated[int, typer.Option(help="Teacher adaptation steps.")] = 300,
     projection_steps: Annotated[int, typer.Option(help="Projection steps per exemplar batch.")] = 300,
@@ -432,6 +437,46 @@ def finetune(
             entry = manifest_entry(style_dir, read_style_info(style_dir), push_to_hub, revision)
             err.print(f'pushed to {push_to_hub} at {revision}; add this to weights_manifest.json under "styles":')
             print(json.dumps(entry, indent=2))
+
+    guarded(body)
+
+
+@app.command("pretrain-teacher")
+def pretrain_teacher(
+    faces_dir: Annotated[Path, typer.Argument(help="Folder of real face photos (searched recursively).")],
+    name: Annotated[str, typer.Option(help="Name of the teacher, for finetune --teacher NAME.")],
+    resolution: Annotated[int, typer.Option(help="64 or 128.")] = 64,
+    width: Annotated[int, typer.Option(help="Generator width (channels of its last layer).")] = 48,
+    kimg: Annotated[float, typer.Option(help="Thousands of real images shown in all: the length of training.")] = 200,
+    batch_size: Annotated[int, typer.Option(help="Images per step.")] = 64,
+    holdout: Annotated[int, typer.Option(help="Photos (whole identities) kept out for the checks.")] = 500,
+    min_score: Annotated[float, typer.Option(help="Detection score a face needs to count.")] = 0.9,
+    augment: Annotated[bool, typer.Option(help="DiffAugment before the discriminator.")] = True,
+    seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
+    work: Annotated[
+        Path | None, typer.Option(help="Run folder: aligned cache and checkpoints (resumed when present).")
+    ] = None,
+    out_dir: Annotated[Path | None, typer.Option("--out", help="Teacher folder to write.")] = None,
+    license_: Annotated[str, typer.Option("--license", help="Terms of the training photos.")] = "",
+    overwrite: Annotated[bool, typer.Option(help="Replace an existing teacher folder.")] = False,
+) -> None:
+    """Pretrain a teacher GAN on a folder of real face photos (aligned, cached and resumable)."""
+
+    def body() -> None:
+        from .train.pretrain import PretrainConfig
+        from .train.teacher_pipeline import PretrainRequest, run_pretrain
+
+        if resolution not in (64, 128):
+            raise UsageError(f"--resolution must be 64 or 128, not {resolution}")
+        config = PretrainConfig(
+            resolution=resolution, width=width, kimg=kimg, batch_size=batch_size, augment=augment, seed=seed
+        )
+        request = PretrainRequest(
+            faces_dir=faces_dir, name=name, config=config, holdout=holdout, min_score=min_score, work=work,
+            out=out_dir, license=license_, overwrite=overwrite, command=shlex.join(["gpdface", *sys.argv[1:]]),
+        )  # fmt: skip
+        folder = run_pretrain(request, console=err)
+        out.print(f"teacher {name!r} written to {folder}; use it with: gpdface finetune --teacher {name} …")
 
     guarded(body)
 

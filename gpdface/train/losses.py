@@ -16,11 +16,10 @@ from ..shapes import check_shape
 
 
 @functools.lru_cache(maxsize=8)
-def _gaussian_window(size: int, sigma: float, device: str, dtype: torch.dtype) -> torch.Tensor:
+def _gaussian_taps(size: int, sigma: float, device: str, dtype: torch.dtype) -> torch.Tensor:
     coords = torch.arange(size, dtype=torch.float64) - (size - 1) / 2
     g = torch.exp(-(coords**2) / (2 * sigma**2))
-    g = g / g.sum()
-    return (g[:, None] * g[None, :]).to(device=device, dtype=dtype)[None, None]  # 1 1 k k
+    return (g / g.sum()).to(device=device, dtype=dtype)  # k
 
 
 def ssim_map(x: torch.Tensor, y: torch.Tensor, data_range: float = 1.0, size: int = 11, sigma: float = 1.5):
@@ -29,16 +28,19 @@ def ssim_map(x: torch.Tensor, y: torch.Tensor, data_range: float = 1.0, size: in
     check_shape(y, f"{x.shape[0]} {x.shape[1]} {x.shape[2]} {x.shape[3]}", "y")
     channels = x.shape[1]
     size = min(size, x.shape[2] - (1 - x.shape[2] % 2), x.shape[3] - (1 - x.shape[3] % 2))  # small images: odd, fits
-    window = _gaussian_window(size, sigma, str(x.device), x.dtype).expand(channels, 1, size, size)
-
-    def blur(t: torch.Tensor) -> torch.Tensor:
-        return F.conv2d(t, window, groups=channels)
+    taps = _gaussian_taps(size, sigma, str(x.device), x.dtype)
+    # The 2-D Gaussian is separable: a 1×k then a k×1 pass give the same window at 2k instead of k² taps.
+    # The five local statistics go through one grouped convolution: B 5C H W.
+    stack = torch.cat([x, y, x * x, y * y, x * y], dim=1)
+    groups = 5 * channels
+    blurred = F.conv2d(stack, taps.view(1, 1, 1, size).expand(groups, 1, 1, size), groups=groups)
+    blurred = F.conv2d(blurred, taps.view(1, 1, size, 1).expand(groups, 1, size, 1), groups=groups)
+    mu_x, mu_y, xx, yy, xy = blurred.split(channels, dim=1)
 
     c1, c2 = (0.01 * data_range) ** 2, (0.03 * data_range) ** 2
-    mu_x, mu_y = blur(x), blur(y)
-    var_x = blur(x * x) - mu_x**2
-    var_y = blur(y * y) - mu_y**2
-    cov = blur(x * y) - mu_x * mu_y
+    var_x = xx - mu_x**2
+    var_y = yy - mu_y**2
+    cov = xy - mu_x * mu_y
     cs = (2 * cov + c2) / (var_x + var_y + c2)
     luminance = (2 * mu_x * mu_y + c1) / (mu_x**2 + mu_y**2 + c1)
     return luminance * cs, cs

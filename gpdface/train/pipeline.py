@@ -1,6 +1,6 @@
 """``gpdface finetune``: every stage from exemplar files to an exported style, with one progress display.
 
-With a teacher (``--teacher``, the default ``dcgan64``):
+With a teacher (``--teacher``, the default ``lfw64``):
     align → project (anchors) → adapt G_t → render paired data → distill the student → evaluate → export.
 Without one (``--teacher none``): align → train the student on the pairs → evaluate → export.
 
@@ -19,7 +19,6 @@ from pathlib import Path
 import numpy as np
 import torch
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from safetensors.torch import load_file, save
 
 from ..errors import InputError, UsageError
@@ -37,6 +36,8 @@ from .distill import DistillConfig, TeacherData, distill_student
 from .evaluate import evaluate_pairs
 from .export import export_style
 from .invert import project
+from .progress import job_progress, loss_info
+from .teachers.registry import DEFAULT_TEACHER
 from .visual import save_grid
 
 
@@ -47,7 +48,7 @@ class FinetuneRequest:
     name: str
     pair_dirs: list[Path] = field(default_factory=list)
     shots_dir: Path | None = None
-    teacher: str = "dcgan64"
+    teacher: str = DEFAULT_TEACHER
     steps: int = 1000
     adapt_steps: int = 300
     projection_steps: int = 300
@@ -120,8 +121,8 @@ def run_finetune(request: FinetuneRequest, console: Console | None = None) -> Pa
         run_dir / "request.json", {"config": config.to_dict(), "pairs": pairs.names, "teacher": request.teacher}
     )
     stage("distill", f"the student, {request.steps} steps (run folder {run_dir})")
-    with _progress(console) as progress:
-        task = progress.add_task("steps", total=request.steps, loss=float("nan"))
+    with job_progress(console) as progress:
+        task = progress.add_task("steps", total=request.steps, info="")
         model = distill_student(
             pairs,
             config,
@@ -129,7 +130,7 @@ def run_finetune(request: FinetuneRequest, console: Console | None = None) -> Pa
             device,
             resume=request.resume,
             teacher_data=teacher_data,
-            on_step=lambda step, loss: progress.update(task, completed=step, loss=loss),
+            on_step=lambda step, loss: progress.update(task, completed=step, info=loss_info(loss)),
         )
 
     stage("evaluate", "")
@@ -189,35 +190,6 @@ class _StageCounter:
         self.console.print(f"[bold]{self.index}/{self.total} {name}[/] {detail}")
 
 
-def _progress(console: Console) -> Progress:
-    columns = (
-        TextColumn("    {task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TextColumn("loss {task.fields[loss]:.4f}"),
-        TimeElapsedColumn(),
-        TimeRemainingColumn(),
-    )
-    if console.is_terminal:
-        return Progress(*columns, console=console)
-    return _LoggedProgress(*columns, console=console)
-
-
-class _LoggedProgress(Progress):
-    """Without a terminal (a log file, CI) a live bar shows nothing until the end: print a line per 10 %."""
-
-    def update(self, task_id, **fields) -> None:
-        super().update(task_id, **fields)
-        task = self._tasks[task_id]
-        if task.total and "completed" in fields:
-            tenth = int(10 * task.completed / task.total)
-            if tenth > task.fields.get("_logged", 0):
-                task.fields["_logged"] = tenth
-                loss = task.fields.get("loss", float("nan"))
-                elapsed = task.elapsed or 0.0
-                self.console.print(f"    {int(task.completed)}/{int(task.total)} loss {loss:.4f} ({elapsed:.0f} s)")
-
-
 def _anchor_pairs(request, detector, size, template, teacher, run_dir: Path, stage, console) -> AlignedPairs:
     """Pairs as given, or for --shots: (G_s(w_i), y_i) with w_i the projection of exemplar y_i."""
     if request.pair_dirs:
@@ -243,13 +215,13 @@ def _project(request, teacher, targets: torch.Tensor, run_dir: Path, stage, cons
     if path.is_file():
         console.print("    kept from the earlier run")
         return load_file(str(path))["latents"]
-    with _progress(console) as progress:
-        task = progress.add_task("steps", total=request.projection_steps, loss=float("nan"))
+    with job_progress(console) as progress:
+        task = progress.add_task("steps", total=request.projection_steps, info="")
         result = project(
             teacher,
             targets,
             steps=request.projection_steps,
-            on_step=lambda s, loss: progress.update(task, completed=s, loss=loss),
+            on_step=lambda s, loss: progress.update(task, completed=s, info=loss_info(loss)),
         )
     save_grid(run_dir / "project.png", [list(to_uint8(targets)), list(to_uint8(result.reconstructions.float()))])
     tensors = {"latents": result.latents.cpu().contiguous(), "errors": result.errors.cpu().contiguous()}
@@ -268,8 +240,8 @@ def _teacher_stages(request, teacher, pairs: AlignedPairs, run_dir: Path, stage,
     stage("adapt", f"the teacher to the {len(pairs)} target(s), {request.adapt_steps} steps")
     config = AdaptConfig(steps=request.adapt_steps, seed=request.seed)
     resume_adapt = (run_dir / ADAPT_CHECKPOINT).is_file()  # a finished or interrupted adaptation is continued
-    with _progress(console) as progress:
-        task = progress.add_task("steps", total=config.steps, loss=float("nan"))
+    with job_progress(console) as progress:
+        task = progress.add_task("steps", total=config.steps, info="")
         adapted = adapt(
             teacher,
             targets,
@@ -277,7 +249,7 @@ def _teacher_stages(request, teacher, pairs: AlignedPairs, run_dir: Path, stage,
             config,
             run_dir,
             resume=resume_adapt,
-            on_step=lambda s, losses: progress.update(task, completed=s, loss=losses["anchor"]),
+            on_step=lambda s, losses: progress.update(task, completed=s, info=loss_info(losses["anchor"])),
         )
     stage("augment", f"{request.rendered_pairs} pairs from shared latents")
     shards = render_pairs(teacher, adapted, run_dir / "pairs", request.rendered_pairs, seed=request.seed)

@@ -46,10 +46,12 @@ def test_quality_benchmark_quick(with_detector, tmp_path):
     done = subprocess.run(args, capture_output=True, text=True, env=env, timeout=600)
     assert done.returncode == 0, done.stderr[-2000:]
     report = json.loads(out.read_text())
+    assert report["complete"] is True
+    frame = report["teachers"]["dcgan64"]
     for metric in ("ssim", "fsim"):
-        assert set(report["results"][metric]) == {"anchors_only", "plain_distill", "gpd", "ceiling"}
-        for setting in report["results"][metric].values():
+        assert set(frame["results"][metric]) == {"anchors_only", "plain_distill", "gpd", "ceiling"}
+        for setting in frame["results"][metric].values():
             assert -1 <= setting["2"]["mean"] <= 1 and setting["2"]["runs"] == 1
-        assert 0 < report["grey_photo_floor"][metric] < 1
-    assert report["test_pairs"] == 3
-    assert (tmp_path / "grids" / "k2_seed0.png").is_file()
+        assert 0 < frame["grey_photo_floor"][metric] < 1
+    assert frame["test_pairs"] == 3 and frame["seconds"]["gpd"] > 0
+    assert (tmp_path / "grids" / "dcgan64_k2_seed0.png").is_file()

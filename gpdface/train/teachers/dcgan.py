@@ -1,4 +1,5 @@
-"""A 64 px DCGAN face generator (100-d latent, transposed convolutions, BatchNorm + ReLU, tanh).
+"""DCGAN face generators (100-d latent, transposed convolutions, BatchNorm + ReLU, tanh): 64 px as
+published, 64 or 128 px when pretrained by ``gpdface pretrain-teacher``.
 
 The layout matches PyTorch's DCGAN tutorial (``main.0`` … ``main.12``), which is how the
 ``gan-face-generate`` package (MIT; trained on Microsoft's synthetic DigiFace-1M faces, research use)
@@ -7,6 +8,8 @@ stores its generator. BatchNorm always runs in eval mode: the running statistics
 
 from __future__ import annotations
 
+import itertools
+import math
 from collections.abc import Iterator
 
 import numpy as np
@@ -16,28 +19,48 @@ from torch import nn
 from .base import Teacher
 
 
-def dcgan_generator(latent_dim: int = 100, width: int = 64) -> nn.Sequential:
+def dcgan_generator(latent_dim: int = 100, width: int = 64, resolution: int = 64) -> nn.Sequential:
+    """DCGAN generator: a 4 px seed, then one ×2 transposed convolution per octave up to ``resolution``.
+
+    Channels halve per octave from ``8 · width`` (capped there for 128 px), ending at ``width``; at 64 px the
+    modules are exactly the tutorial's ``main.0`` … ``main.12``.
+    """
+    octaves = int(math.log2(resolution)) - 3  # ×2 steps after the 4 px seed, before the RGB layer
+    if 2 ** (octaves + 3) != resolution or octaves < 1:
+        raise ValueError(f"resolution must be a power of two ≥ 16, not {resolution}")
+    channels = [width * min(8, 2 ** (octaves - i)) for i in range(octaves + 1)]  # 64 px: 8w 4w 2w w
+
     def up(cin: int, cout: int) -> list[nn.Module]:
         return [nn.ConvTranspose2d(cin, cout, 4, 2, 1, bias=False), nn.BatchNorm2d(cout), nn.ReLU(True)]
 
-    return nn.Sequential(
-        nn.ConvTranspose2d(latent_dim, width * 8, 4, 1, 0, bias=False), nn.BatchNorm2d(width * 8), nn.ReLU(True),
-        *up(width * 8, width * 4), *up(width * 4, width * 2), *up(width * 2, width),
-        nn.ConvTranspose2d(width, 3, 4, 2, 1, bias=False), nn.Tanh(),
-    )  # fmt: skip
+    layers = [
+        nn.ConvTranspose2d(latent_dim, channels[0], 4, 1, 0, bias=False),
+        nn.BatchNorm2d(channels[0]),
+        nn.ReLU(True),
+    ]
+    for cin, cout in itertools.pairwise(channels):
+        layers += up(cin, cout)
+    return nn.Sequential(*layers, nn.ConvTranspose2d(channels[-1], 3, 4, 2, 1, bias=False), nn.Tanh())
+
+
+def generator_shape(state: dict[str, torch.Tensor]) -> tuple[int, int, int]:
+    """(latent_dim, width, resolution) of a DCGAN generator state dict."""
+    last = max(int(k.split(".")[1]) for k in state if k.endswith(".weight") and state[k].ndim == 4)
+    octaves = last // 3 - 1
+    return state["main.0.weight"].shape[0], state[f"main.{last}.weight"].shape[0], 2 ** (octaves + 3)
 
 
 class DCGANTeacher(Teacher):
     """DCGAN generator behind the ``Teacher`` interface; latents are z (``B 100``)."""
 
-    FEATURE_TAPS = (5, 8, 11)  # after the ReLUs at 8, 16 and 32 px
-
     def __init__(self, state: dict[str, torch.Tensor], template: np.ndarray, name: str = "dcgan64") -> None:
         super().__init__()
-        self.latent_dim = state["main.0.weight"].shape[0]
-        self.main = dcgan_generator(self.latent_dim, state["main.12.weight"].shape[0])
-        self.load_state_dict(state, strict=True)  # keys main.0 … main.12, as published
-        self.name, self.resolution, self.latent_shape = name, 64, (self.latent_dim,)
+        self.latent_dim, width, resolution = generator_shape(state)
+        self.main = dcgan_generator(self.latent_dim, width, resolution)
+        self.load_state_dict(state, strict=True)  # keys main.0 … main.12 at 64 px, as published
+        self.name, self.resolution, self.latent_shape = name, resolution, (self.latent_dim,)
+        # feature taps: after the ReLUs of the ×2 layers (8, 16, 32 px at 64 px), the coarsest skipped
+        self.feature_taps = tuple(range(5, len(self.main) - 2, 3))
         self.template = np.asarray(template, np.float32)
         self.eval()
 
@@ -60,7 +83,7 @@ class DCGANTeacher(Teacher):
         features = []
         for index, layer in enumerate(self.main):
             x = layer(x)
-            if index in self.FEATURE_TAPS:
+            if index in self.feature_taps:
                 features.append(x)
         return x, features
 

@@ -1,6 +1,7 @@
 """Find and build a teacher from a registry name or a path.
 
-Names come from the ``teachers`` section of the weights manifest. Paths may be a converted teacher
+Names come from the ``teachers`` section of the weights manifest, or are teachers the user pretrained
+(``$GPDFACE_HOME/teachers/<name>/config.json``). Paths may be a converted teacher
 folder (``config.json`` + ``generator.safetensors``), a rosinality ``.pt`` checkpoint (converted to
 safetensors once, into the gpdface cache), or a DCGAN ``.safetensors`` file.
 """
@@ -17,14 +18,14 @@ from safetensors.torch import load_file
 
 from ...errors import OfflineError, WeightsError
 from ...face.align import template_for
-from ...hub import cached_file, fetch_entry, gpdface_home, sha256_of
+from ...hub import cached_file, fetch_entry, gpdface_home, sha256_of, verify_file
 from ...imageio import atomic_write
 from ...manifest import PackageSource, WeightsEntry, load_manifest
 from .base import Teacher
 from .dcgan import DCGANTeacher
 from .stylegan2_teacher import StyleGAN2Teacher, convert_checkpoint
 
-DEFAULT_TEACHER = "dcgan64"
+DEFAULT_TEACHER = "lfw64"
 
 
 def load_teacher(teacher: str | Path = DEFAULT_TEACHER, device: str | torch.device = "cpu") -> Teacher:
@@ -37,6 +38,9 @@ def load_teacher(teacher: str | Path = DEFAULT_TEACHER, device: str | torch.devi
     path = Path(str(teacher)).expanduser()
     if path.exists():
         return _from_path(path).to(device).eval()
+    trained = gpdface_home() / "teachers" / str(teacher)  # made by `gpdface pretrain-teacher --name`
+    if "/" not in str(teacher) and (trained / "config.json").is_file():
+        return _from_path(trained).to(device).eval()
     entry = load_manifest().teachers.get(str(teacher))
     if entry is None:
         known = ", ".join(sorted(load_manifest().teachers)) or "none"
@@ -70,7 +74,16 @@ def _dcgan_from_folder(folder: Path) -> DCGANTeacher:
     return DCGANTeacher(state, np.asarray(config["template"], np.float32), name=config.get("name", folder.name))
 
 
+def embedded_teachers_dir() -> Path:
+    return Path(__file__).resolve().parents[2] / "teachers"
+
+
 def _from_entry(entry: WeightsEntry) -> Teacher:
+    if entry.embedded:  # shipped in the package: checked against the manifest like an embedded style
+        folder = embedded_teachers_dir() / entry.name
+        for file in entry.files:
+            verify_file(folder / file.name, file)
+        return _from_path(folder)
     kind = entry.provenance.get("type", "stylegan2")
     if isinstance(entry.source, PackageSource):
         path = _from_package(entry)

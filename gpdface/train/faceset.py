@@ -1,0 +1,179 @@
+"""A folder of real face photos, aligned once into a cache, for pretraining a teacher.
+
+Every photo goes through the project's own face pipeline (RetinaFace, 5 landmarks, similarity to the
+template) so the teacher's frame is the frame the student later sees. Photos without exactly one confident
+face are skipped and listed with the reason. The cache is written in chunks, each atomically, so an
+interrupted run resumes with the first missing chunk.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import InputError, UsageError
+from ..face.align import align_face
+from ..face.detect import Detector
+from ..imageio import atomic_write, read_image
+from .data import IMAGE_SUFFIXES
+
+CHUNK_SIZE = 256
+
+
+@dataclass
+class FaceSet:
+    """Aligned faces and where they came from.
+
+    Attributes:
+        names: photo paths relative to the collection folder (``person/photo.jpg`` for LFW).
+        images: ``N R R 3`` uint8 aligned crops.
+        skipped: ``(name, reason)`` for every photo left out.
+    """
+
+    names: list[str]
+    images: np.ndarray
+    skipped: list[tuple[str, str]]
+
+    def __len__(self) -> int:
+        return len(self.names)
+
+    def subset(self, mask: np.ndarray) -> FaceSet:
+        return FaceSet([n for n, keep in zip(self.names, mask, strict=True) if keep], self.images[mask], [])
+
+
+def list_photos(folder: str | Path) -> list[Path]:
+    """Image files under ``folder`` (recursively), in a stable order.
+
+    Raises:
+        InputError: the folder does not exist or holds no images.
+    """
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise InputError(f"{folder}: not a folder of face photos")
+    photos = sorted(p for p in folder.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
+    if not photos:
+        raise InputError(f"{folder}: no images ({', '.join(sorted(IMAGE_SUFFIXES))}) found")
+    return photos
+
+
+def align_collection(
+    folder: str | Path,
+    cache_dir: str | Path,
+    detector: Detector,
+    resolution: int,
+    template: np.ndarray,
+    min_score: float = 0.9,
+    on_photo: Callable[[int, int], None] | None = None,
+) -> FaceSet:
+    """Align every photo under ``folder`` to ``template`` at ``resolution``, reusing finished cache chunks.
+
+    Args:
+        folder: the face collection.
+        cache_dir: where the chunks go; a cache made with other settings is refused, not mixed in.
+        detector: face detector.
+        resolution: side of the aligned crops.
+        template: ``5 2`` landmark positions at ``resolution``.
+        min_score: a face counts when its detection score is at least this.
+        on_photo: called with (photos done, total) as the work advances.
+    """
+    folder, cache_dir = Path(folder), Path(cache_dir)
+    photos = list_photos(folder)
+    settings = {
+        "resolution": resolution,
+        "template": np.round(np.asarray(template, np.float64), 4).tolist(),
+        "min_score": min_score,
+        "photos": len(photos),
+    }
+    _claim_cache(cache_dir, settings)
+    names, crops, skipped = [], [], []
+    for index, start in enumerate(range(0, len(photos), CHUNK_SIZE)):
+        chunk_path = cache_dir / f"chunk_{index:05d}.npz"
+        if not chunk_path.is_file():
+            chunk = photos[start : start + CHUNK_SIZE]
+            _write_chunk(chunk_path, [_align_one(p, folder, detector, resolution, template, min_score) for p in chunk])
+        with np.load(chunk_path) as stored:
+            names += stored["names"].tolist()
+            crops.append(stored["crops"])
+            skipped += list(zip(stored["skipped"].tolist(), stored["reasons"].tolist(), strict=True))
+        if on_photo is not None:
+            on_photo(min(start + CHUNK_SIZE, len(photos)), len(photos))
+    images = np.concatenate(crops) if crops else np.zeros((0, resolution, resolution, 3), np.uint8)
+    atomic_write(cache_dir / "skipped.tsv", lambda f: f.write("".join(f"{n}\t{r}\n" for n, r in skipped).encode()))
+    return FaceSet(names, images, skipped)
+
+
+def _claim_cache(cache_dir: Path, settings: dict) -> None:
+    record = cache_dir / "settings.json"
+    if record.is_file():
+        if json.loads(record.read_text()) != settings:
+            raise UsageError(
+                f"{cache_dir} holds faces aligned with other settings or photos; use another --work folder"
+            )
+        return
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    atomic_write(record, lambda f: f.write(json.dumps(settings, indent=2).encode()))
+
+
+def _align_one(photo: Path, folder: Path, detector: Detector, resolution: int, template, min_score: float):
+    """(name, crop or None, reason when skipped)."""
+    name = photo.relative_to(folder).as_posix()
+    try:
+        rgb = read_image(photo).rgb
+    except InputError as error:
+        return name, None, f"unreadable: {error}"
+    faces = [face for face in detector.detect(rgb) if face.score >= min_score]
+    if len(faces) != 1:
+        return name, None, f"{len(faces)} faces with score >= {min_score}"
+    return name, align_face(rgb, faces[0].landmarks, resolution, template).crop, ""
+
+
+def _write_chunk(path: Path, results: list) -> None:
+    kept = [(n, c) for n, c, _ in results if c is not None]
+    left = [(n, r) for n, c, r in results if c is None]
+    size = kept[0][1].shape[0] if kept else 0
+    buffer = io.BytesIO()
+    np.savez(
+        buffer,
+        names=np.array([n for n, _ in kept], dtype=str),
+        crops=np.stack([c for _, c in kept]) if kept else np.zeros((0, size, size, 3), np.uint8),
+        skipped=np.array([n for n, _ in left], dtype=str),
+        reasons=np.array([r for _, r in left], dtype=str),
+    )
+    atomic_write(path, lambda f: f.write(buffer.getvalue()))
+
+
+def identity_holdout(names: list[str], count: int) -> np.ndarray:
+    """A mask of about ``count`` photos to hold out, whole identities at a time (the photo's folder).
+
+    Identities are taken in the order of a hash of their name, so the split is stable and needs no seed,
+    and no person is on both sides, so the memorisation check compares against unseen people. For a flat
+    folder the person is the file name without its counter (LFW's ``Person_Name_0001.jpg``).
+    """
+    people = sorted({_identity(n) for n in names}, key=lambda p: hashlib.sha256(p.encode()).hexdigest())
+    photos_of: dict[str, int] = {}
+    for n in names:
+        photos_of[_identity(n)] = photos_of.get(_identity(n), 0) + 1
+    most = count // 10 if count >= 50 else len(names)  # no single person dominates a real held-out set
+    held, total = set(), 0
+    for person in people:
+        if total >= count:
+            break
+        if photos_of[person] <= most:
+            held.add(person)
+            total += photos_of[person]
+    return np.array([_identity(n) in held for n in names], dtype=bool)
+
+
+def _identity(name: str) -> str:
+    """The person: the photo's folder, or for a flat folder the file name without its ``_0001`` counter."""
+    if "/" in name:
+        return name.rsplit("/", 1)[0]
+    stem = name.rsplit(".", 1)[0]
+    head, _, tail = stem.rpartition("_")
+    return head if head and tail.isdigit() else stem

@@ -1,0 +1,225 @@
+"""Pretrain a small teacher GAN on aligned real faces (``gpdface pretrain-teacher``).
+
+Recipe (chosen by measured CPU throughput, see ``benchmarks/teacher_candidates.py``): the DCGAN
+generator layout the ``dcgan`` teacher type already reads, a mirrored convolutional discriminator,
+the non-saturating loss, DiffAugment (colour, translation, cutout) on everything the discriminator sees,
+horizontal flips of the real faces, and an exponential moving average (EMA) of the generator weights,
+whose BatchNorm statistics are re-estimated at the end. The EMA generator is the teacher.
+
+Checkpoints are atomic and the run resumes from the last one; a sample grid (fixed latents) is written
+as training goes.
+"""
+
+from __future__ import annotations
+
+import copy
+import itertools
+import json
+import math
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ..imageio import atomic_write, to_uint8
+from .augment_ops import diff_augment
+from .teachers.dcgan import dcgan_generator
+from .visual import save_grid
+
+CHECKPOINT = "gan.ckpt"
+
+
+@dataclass
+class PretrainConfig:
+    """Hyper-parameters of teacher pretraining.
+
+    Attributes:
+        resolution: side of the generated faces (64 or 128).
+        width: channels of the last generator layer (and first discriminator layer); others are multiples.
+        latent_dim: size of z.
+        batch_size: real and generated images per step.
+        kimg: thousands of real images shown to the discriminator in all (the length of training).
+        lr: Adam learning rate of both networks.
+        ema_kimg: half-life of the generator EMA, in thousands of images.
+        augment: DiffAugment before the discriminator.
+        checkpoint_every: steps between checkpoints.
+        sample_every: steps between sample grids.
+        seed: seeds initialisation, batches and the preview latents.
+    """
+
+    resolution: int = 64
+    width: int = 48
+    latent_dim: int = 100
+    batch_size: int = 64
+    kimg: float = 200
+    lr: float = 2e-4
+    ema_kimg: float = 10.0
+    augment: bool = True
+    checkpoint_every: int = 100
+    sample_every: int = 500
+    seed: int = 0
+
+    @property
+    def steps(self) -> int:
+        return math.ceil(self.kimg * 1000 / self.batch_size)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def dcgan_discriminator(width: int, resolution: int) -> nn.Sequential:
+    """Strided 4×4 convolutions down to 4 px, LeakyReLU (BatchNorm after the first), one logit per image."""
+    octaves = int(math.log2(resolution)) - 2  # halvings from resolution to 4 px
+    channels = [width * min(8, 2**i) for i in range(octaves)]  # 64 px: w 2w 4w 8w
+    layers: list[nn.Module] = [nn.Conv2d(3, channels[0], 4, 2, 1), nn.LeakyReLU(0.2, True)]
+    for cin, cout in itertools.pairwise(channels):
+        layers += [nn.Conv2d(cin, cout, 4, 2, 1, bias=False), nn.BatchNorm2d(cout), nn.LeakyReLU(0.2, True)]
+    return nn.Sequential(*layers, nn.Conv2d(channels[-1], 1, 4, 1, 0), nn.Flatten())
+
+
+def _init_weights(module: nn.Module) -> None:
+    """The DCGAN initialisation: N(0, 0.02) convolutions, N(1, 0.02) BatchNorm scales."""
+    if isinstance(module, (nn.Conv2d, nn.ConvTranspose2d)):
+        nn.init.normal_(module.weight, 0.0, 0.02)
+        if module.bias is not None:
+            nn.init.zeros_(module.bias)
+    elif isinstance(module, nn.BatchNorm2d):
+        nn.init.normal_(module.weight, 1.0, 0.02)
+        nn.init.zeros_(module.bias)
+
+
+class _Models(nn.Module):
+    def __init__(self, config: PretrainConfig) -> None:
+        super().__init__()
+        self.main = dcgan_generator(config.latent_dim, config.width, config.resolution)
+        self.disc = dcgan_discriminator(config.width, config.resolution)
+        self.apply(_init_weights)
+        self.ema = copy.deepcopy(self.main).requires_grad_(False)
+
+
+def pretrain_gan(
+    faces: np.ndarray,
+    config: PretrainConfig,
+    run_dir: str | Path,
+    resume: bool = True,
+    on_step: Callable[[int, dict[str, float]], None] | None = None,
+) -> dict[str, torch.Tensor]:
+    """Train on ``faces`` (``N R R 3`` uint8, aligned); return the EMA generator's state (``main.*`` keys).
+
+    Args:
+        faces: the training faces.
+        config: hyper-parameters.
+        run_dir: checkpoints and sample grids.
+        resume: continue from ``run_dir/gan.ckpt`` when it exists.
+        on_step: called after each step with (step, {"d": loss, "g": loss}).
+    """
+    if faces.ndim != 4 or faces.shape[1:] != (config.resolution, config.resolution, 3):
+        raise ValueError(f"faces must be N {config.resolution} {config.resolution} 3, got {faces.shape}")
+    run_dir = Path(run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    torch.manual_seed(config.seed)
+    models = _Models(config)
+    opt_g = torch.optim.Adam(models.main.parameters(), lr=config.lr, betas=(0.5, 0.99))
+    opt_d = torch.optim.Adam(models.disc.parameters(), lr=config.lr, betas=(0.5, 0.99))
+    rng = torch.Generator().manual_seed(config.seed)
+    preview = torch.randn(32, config.latent_dim, 1, 1, generator=torch.Generator().manual_seed(config.seed + 1))
+    real_all = torch.from_numpy(faces).permute(0, 3, 1, 2)  # N 3 R R uint8, converted per batch
+    start = 0
+    if resume and (run_dir / CHECKPOINT).is_file():
+        start = _load(run_dir / CHECKPOINT, models, opt_g, opt_d, rng)
+    ema_beta = 0.5 ** (config.batch_size / (config.ema_kimg * 1000))
+    models.main.train()
+    models.disc.train()
+    for step in range(start, config.steps):
+        losses = _train_step(models, opt_g, opt_d, real_all, config, rng)
+        with torch.no_grad():
+            beta = min(ema_beta, (1 + step) / (10 + step))  # a short warm-up: early weights are noise
+            for ema, live in zip(models.ema.parameters(), models.main.parameters(), strict=True):
+                ema.lerp_(live, 1 - beta)
+        done = step + 1
+        if on_step is not None:
+            on_step(done, losses)
+        if done % config.sample_every == 0 or done == config.steps:
+            _write_samples(run_dir / f"samples_{done:06d}.png", models, preview, config)
+        if done % config.checkpoint_every == 0 or done == config.steps:
+            _save(run_dir / CHECKPOINT, models, opt_g, opt_d, rng, done, config)
+    generator = _calibrated(models, config)
+    return {f"main.{k}": v.detach().clone() for k, v in generator.state_dict().items()}
+
+
+def _train_step(models: _Models, opt_g, opt_d, real_all: torch.Tensor, config: PretrainConfig, rng) -> dict:
+    batch = config.batch_size
+    index = torch.randint(0, real_all.shape[0], (batch,), generator=rng)
+    real = real_all[index].float().div(127.5).sub(1)  # B 3 R R in [-1, 1]
+    flip = torch.rand(batch, generator=rng) < 0.5
+    real = torch.where(flip[:, None, None, None], real.flip(3), real)
+    z = torch.randn(batch, config.latent_dim, 1, 1, generator=rng)
+    augment = (lambda x: diff_augment(x, rng)) if config.augment else (lambda x: x)
+
+    fake = models.main(z)  # B 3 R R
+    d_loss = F.softplus(-models.disc(augment(real))).mean() + F.softplus(models.disc(augment(fake.detach()))).mean()
+    opt_d.zero_grad(set_to_none=True)
+    d_loss.backward()
+    opt_d.step()
+
+    g_loss = F.softplus(-models.disc(augment(fake))).mean()  # non-saturating
+    opt_g.zero_grad(set_to_none=True)
+    g_loss.backward()
+    opt_g.step()
+    return {"d": d_loss.item(), "g": g_loss.item()}
+
+
+@torch.no_grad()
+def _calibrated(models: _Models, config: PretrainConfig, samples: int = 4096, batch: int = 256) -> nn.Sequential:
+    """A copy of the EMA generator whose BatchNorm statistics are measured on its own activations.
+
+    The training generator's running statistics belong to the training weights, not to their average;
+    the teacher runs with fixed statistics, so they are re-estimated (a plain mean over ``samples``).
+    """
+    generator = copy.deepcopy(models.ema)
+    for module in generator.modules():
+        if isinstance(module, nn.BatchNorm2d):
+            module.reset_running_stats()
+            module.momentum = None  # cumulative average over the batches below
+    generator.train()
+    rng = torch.Generator().manual_seed(config.seed + 2)
+    for _ in range(samples // batch):
+        generator(torch.randn(batch, config.latent_dim, 1, 1, generator=rng))
+    for module in generator.modules():
+        if isinstance(module, nn.BatchNorm2d):
+            module.momentum = 0.1
+    return generator.eval()
+
+
+def _write_samples(path: Path, models: _Models, preview: torch.Tensor, config: PretrainConfig) -> None:
+    images = to_uint8(_calibrated(models, config, samples=1024)(preview))
+    save_grid(path, [list(images[row * 8 : (row + 1) * 8]) for row in range(4)])
+
+
+def _save(path: Path, models: _Models, opt_g, opt_d, rng: torch.Generator, step: int, config: PretrainConfig) -> None:
+    state = {
+        "step": step,
+        "config": json.dumps(config.to_dict()),
+        "models": models.state_dict(),
+        "opt_g": opt_g.state_dict(),
+        "opt_d": opt_d.state_dict(),
+        "rng": rng.get_state(),
+        "torch_rng": torch.get_rng_state(),
+        "saved_at": time.time(),
+    }
+    atomic_write(path, lambda f: torch.save(state, f))
+
+
+def _load(path: Path, models: _Models, opt_g, opt_d, rng: torch.Generator) -> int:
+    state = torch.load(path, map_location="cpu", weights_only=True)
+    models.load_state_dict(state["models"], strict=True)
+    opt_g.load_state_dict(state["opt_g"])
+    opt_d.load_state_dict(state["opt_d"])
+    rng.set_state(state["rng"])
+    torch.set_rng_state(state["torch_rng"])
+    return int(state["step"])

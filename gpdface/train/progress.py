@@ -1,0 +1,40 @@
+"""One progress display for every long training job: a live bar in a terminal, a line per 10 % in a log."""
+
+from __future__ import annotations
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+
+def job_progress(console: Console) -> Progress:
+    """A progress display whose tasks carry an ``info`` text (e.g. the current loss) beside the count."""
+    columns = (
+        TextColumn("    {task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[info]}"),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+    )
+    if console.is_terminal:
+        return Progress(*columns, console=console)
+    return _TenthsProgress(*columns, console=console)
+
+
+def loss_info(loss: float) -> str:
+    return f"loss {loss:.4f}"
+
+
+class _TenthsProgress(Progress):
+    """Without a terminal (a log file, CI) a live bar shows nothing until the end: print a line per 10 %."""
+
+    def update(self, task_id, **fields) -> None:
+        super().update(task_id, **fields)
+        task = self._tasks[task_id]
+        if task.total and "completed" in fields:
+            tenth = int(10 * task.completed / task.total)
+            if tenth > task.fields.get("_logged", 0):
+                task.fields["_logged"] = tenth
+                elapsed = task.elapsed or 0.0
+                info = task.fields.get("info", "")
+                self.console.print(f"    {int(task.completed)}/{int(task.total)} {info} ({elapsed:.0f} s)")

@@ -1,0 +1,116 @@
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+from typer.testing import CliRunner
+
+from gpdface.cli import app
+from gpdface.errors import InputError, UsageError
+from gpdface.face.align import template_for
+from gpdface.train.faceset import align_collection, identity_holdout, list_photos
+from gpdface.train.pretrain import PretrainConfig, dcgan_discriminator, pretrain_gan
+from gpdface.train.teachers import DCGANTeacher, load_teacher
+from gpdface.train.teachers.dcgan import dcgan_generator, generator_shape
+
+
+@pytest.fixture
+def face_folder(tmp_path, astronaut, grace_hopper, two_faces, no_face):
+    """Eight photos of two people, one photo with two faces, one with none, one not an image."""
+    folder = tmp_path / "faces"
+    for person, image in (("Eileen_Collins", astronaut), ("Grace_Hopper", grace_hopper)):
+        (folder / person).mkdir(parents=True)
+        for i in range(4):
+            Image.fromarray(np.ascontiguousarray(image[:, ::-1] if i % 2 else image)).save(
+                folder / person / f"{person}_{i + 1:04d}.jpg"
+            )
+    Image.fromarray(two_faces).save(folder / "Both_0001.jpg")
+    Image.fromarray(no_face).save(folder / "Nobody_0001.jpg")
+    (folder / "broken.jpg").write_bytes(b"not a jpeg")
+    return folder
+
+
+def test_align_collection_skips_and_lists_what_it_cannot_use(face_folder, detector, tmp_path):
+    template = template_for(64)
+    faces = align_collection(face_folder, tmp_path / "cache", detector, 64, template)
+    assert len(faces) == 8 and faces.images.shape == (8, 64, 64, 3) and faces.images.dtype == np.uint8
+    reasons = dict(faces.skipped)
+    assert reasons["Both_0001.jpg"].startswith("2 faces") and reasons["Nobody_0001.jpg"].startswith("0 faces")
+    assert reasons["broken.jpg"].startswith("unreadable")
+    assert (tmp_path / "cache" / "skipped.tsv").read_text().count("\n") == 3
+    # a cached run reads the chunks back without detecting again
+    again = align_collection(face_folder, tmp_path / "cache", _NoDetector(), 64, template)
+    assert again.names == faces.names and np.array_equal(again.images, faces.images)
+    with pytest.raises(UsageError, match="other settings"):
+        align_collection(face_folder, tmp_path / "cache", detector, 32, template_for(32))
+
+
+class _NoDetector:
+    def detect(self, rgb):
+        raise AssertionError("the cache should have been used")
+
+
+def test_list_photos_needs_images(tmp_path):
+    with pytest.raises(InputError, match="no images"):
+        list_photos(tmp_path)
+    with pytest.raises(InputError, match="not a folder"):
+        list_photos(tmp_path / "missing")
+
+
+def test_holdout_takes_whole_people():
+    names = [f"P{p:02d}_{i:04d}.jpg" for p in range(40) for i in range(1, 6)]
+    held = identity_holdout(names, 30)
+    people = {n.rsplit("_", 1)[0] for n, h in zip(names, held, strict=True) if h}
+    assert held.sum() == 30 and len(people) == 6
+    assert not any(n.rsplit("_", 1)[0] in people for n, h in zip(names, held, strict=True) if not h)
+    assert np.array_equal(held, identity_holdout(list(names), 30))  # stable, no seed
+
+
+@pytest.mark.parametrize("resolution", [64, 128])
+def test_generator_and_discriminator_shapes(resolution):
+    generator = dcgan_generator(100, 8, resolution)
+    state = {f"main.{k}": v for k, v in generator.state_dict().items()}
+    assert generator_shape(state) == (100, 8, resolution)
+    images = generator(torch.randn(2, 100, 1, 1))
+    assert images.shape == (2, 3, resolution, resolution)
+    assert dcgan_discriminator(8, resolution)(images).shape == (2, 1)
+
+
+def test_pretrain_resumes_to_the_same_weights(tmp_path):
+    faces = np.random.default_rng(0).integers(0, 255, (16, 16, 16, 3), dtype=np.uint8)
+    config = PretrainConfig(resolution=16, width=4, latent_dim=8, batch_size=4, kimg=0.024, checkpoint_every=2)
+    assert config.steps == 6
+    whole = pretrain_gan(faces, config, tmp_path / "whole")
+    short = PretrainConfig(**{**config.to_dict(), "kimg": 8 / 1000})  # 2 steps, then resume to 6
+    pretrain_gan(faces, short, tmp_path / "split")
+    resumed = pretrain_gan(faces, config, tmp_path / "split")
+    assert whole.keys() == resumed.keys()
+    for key in whole:
+        torch.testing.assert_close(whole[key], resumed[key])
+    teacher = DCGANTeacher(whole, template_for(16), name="tiny")
+    assert teacher.resolution == 16 and len(teacher.feature_taps) == 1
+    assert list((tmp_path / "whole").glob("samples_*.png"))
+
+
+def test_pretrain_teacher_command_exports_a_teacher_finetune_can_name(face_folder, with_detector, tmp_path):
+    work = tmp_path / "run"
+    args = ["pretrain-teacher", str(face_folder), "--name", "mine", "--kimg", "0", "--batch-size", "4",
+            "--width", "4", "--holdout", "2", "--work", str(work), "--license", "test photos"]  # fmt: skip
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    split = json.loads((work / "split.json").read_text())
+    assert len(split["holdout"]) >= 2 and not {n.split("/")[0] for n in split["holdout"]} & {
+        n.split("/")[0] for n in split["train"]
+    }
+    teacher = load_teacher("mine")
+    assert teacher.name == "mine" and teacher.resolution == 64
+    np.testing.assert_allclose(teacher.template, template_for(64), atol=1e-3)
+    card = (Path(os.environ["GPDFACE_HOME"]) / "teachers" / "mine" / "README.md").read_text()
+    assert "test photos" in card and f"({len(split['train'])} aligned faces)" in card
+    again = CliRunner().invoke(app, args)
+    assert again.exit_code == 2 and "--overwrite" in again.output
+    taken = CliRunner().invoke(app, [*args[:3], "dcgan64", *args[4:]])
+    assert taken.exit_code == 2 and "registry teacher" in taken.output
