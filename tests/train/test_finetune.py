@@ -119,6 +119,8 @@ def test_finetune_from_five_shots_with_the_dcgan_teacher(with_detector, monkeypa
         str(shots),
         "--name",
         "s5",
+        "--teacher",
+        "dcgan64",
         "--steps",
         "4",
         "--adapt-steps",
