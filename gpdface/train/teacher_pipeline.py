@@ -22,7 +22,7 @@ from ..face.detect import RetinaFaceDetector
 from ..hub import gpdface_home
 from ..imageio import atomic_write
 from ..manifest import load_manifest
-from .faceset import align_collection, identity_holdout
+from .faceset import align_collection, identity_holdout, list_photos
 from .pretrain import PretrainConfig, pretrain_gan
 from .progress import job_progress
 
@@ -57,6 +57,7 @@ def run_pretrain(request: PretrainRequest, console: Console | None = None) -> Pa
     if out.exists() and not request.overwrite:
         raise UsageError(f"{out} exists; pass --overwrite to replace it")
     work = request.work or gpdface_home() / "runs" / f"teacher-{request.name}"
+    list_photos(request.faces_dir)  # a wrong folder is reported before the detector is loaded
     template = template_for(config.resolution)
 
     console.print(f"[bold]1/3 align[/] {request.faces_dir} → {config.resolution} px FFHQ frame (cache: {work})")

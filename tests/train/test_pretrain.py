@@ -114,3 +114,9 @@ def test_pretrain_teacher_command_exports_a_teacher_finetune_can_name(face_folde
     assert again.exit_code == 2 and "--overwrite" in again.output
     taken = CliRunner().invoke(app, [*args[:3], "dcgan64", *args[4:]])
     assert taken.exit_code == 2 and "registry teacher" in taken.output
+
+
+def test_a_wrong_folder_is_one_line_before_any_download(tmp_path):
+    result = CliRunner().invoke(app, ["pretrain-teacher", str(tmp_path / "missing"), "--name", "x"])
+    assert result.exit_code == 1 and "not a folder of face photos" in result.output
+    assert "download" not in result.output
