@@ -32,6 +32,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from emit import emit
 
 from gpdface.face.detect import RetinaFaceDetector
 from gpdface.imageio import to_tensor
@@ -120,10 +121,7 @@ def main() -> None:
             if args.out:
                 args.out.write_text(json.dumps(report, indent=2) + "\n")
     report["complete"] = True
-    text = json.dumps(report, indent=2)
-    if args.out:
-        args.out.write_text(text + "\n")
-    print(text)
+    emit(report, args.out)
 
 
 class TeacherFrame:

@@ -12,7 +12,6 @@ the teacher route uses a randomly initialised StyleGAN2-256 config-f for the sam
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import statistics
@@ -25,6 +24,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import torch
+from emit import emit
 
 from gpdface.face.align import align_face
 from gpdface.face.blend import paste_faces
@@ -237,10 +237,7 @@ def main() -> None:
         "synthesis_over_student": route["synthesis_s"] / (student_s["latency_ms"] / 1e3),
     }
     report["memory_24mp"] = peak_memory_translate(style, workdir)
-    text = json.dumps(report, indent=2)
-    if args.out:
-        args.out.write_text(text + "\n")
-    print(text)
+    emit(report, args.out)
 
 
 if __name__ == "__main__":

@@ -21,7 +21,6 @@ its landmark distance then also measures the frame difference. Prints one JSON d
 from __future__ import annotations
 
 import argparse
-import json
 import platform
 import time
 from pathlib import Path
@@ -30,6 +29,7 @@ import cv2
 import numpy as np
 import scipy.linalg
 import torch
+from emit import emit
 
 from gpdface.face.align import template_for
 from gpdface.face.detect import RetinaFaceDetector
@@ -149,10 +149,7 @@ def main() -> None:
         "machine": f"{platform.machine()}, {torch.get_num_threads()} threads, torch {torch.__version__}",
         "seconds": time.perf_counter() - started,
     }  # fmt: skip
-    text = json.dumps(report, indent=2)
-    if args.out:
-        args.out.write_text(text + "\n")
-    print(text)
+    emit(report, args.out)
 
 
 def write_grids(folder: Path, name: str, images: np.ndarray, train: np.ndarray) -> None:
