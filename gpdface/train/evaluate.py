@@ -61,8 +61,8 @@ def _paste_in_frame(crop: np.ndarray, photo: np.ndarray, matrix: np.ndarray) -> 
 
 
 def grey_scores(images: list[np.ndarray], references: list[np.ndarray], batch: int = 4) -> dict[str, list[float]]:
-    """Per-pair SSIM and (with ``piq``) FSIM, computed in batches of same-sized images: the same values as
-    ``grey_ssim``/``grey_fsim`` one by one, several times faster."""
+    """Per-pair SSIM and (with ``piq``) FSIM, computed in small batches of same-sized images: the same values
+    as ``grey_ssim``/``grey_fsim`` one by one, with fewer calls."""
     try:
         import piq
     except ImportError:
