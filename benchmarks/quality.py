@@ -12,6 +12,8 @@ evaluated on the test pairs:
    or adversarial term);
 3. ``gpd``           — full GPD (all terms);
 4. ``ceiling``       — all training pairs, no teacher.
+At the K given to --ablation-shots (default 5) full GPD is also trained with one term left out at a time,
+on the same teacher data: ``gpd_no_relative``, ``gpd_no_adversarial``, ``gpd_no_confidence`` (c(w) ≡ 1).
 The grey test photo itself is reported as the floor. Metrics with the field's protocol (result mapped
 back to the photo frame, grey): SSIM (Gaussian window σ 1.5, population covariance) and FSIM (piq);
 mean ± std over seeds. All students work in the teacher's frame (resolution and template), so the four
@@ -44,9 +46,11 @@ from gpdface.train.distill import DistillConfig, TeacherData, distill_student
 from gpdface.train.evaluate import evaluate_pairs, grey_scores, stylize_in_frame
 from gpdface.train.invert import project
 from gpdface.train.teachers import load_teacher
+from gpdface.train.teachers.registry import DEFAULT_TEACHER
 from gpdface.train.visual import save_grid
 
 SETTINGS = ("anchors_only", "plain_distill", "gpd", "ceiling")
+ABLATIONS = ("gpd_no_relative", "gpd_no_adversarial", "gpd_no_confidence")
 
 
 def subset(pairs: AlignedPairs, indices) -> AlignedPairs:
@@ -85,17 +89,20 @@ def main() -> None:
     parser.add_argument("--test", type=Path, action="append", required=True)
     parser.add_argument("--shots", type=int, nargs="+", default=[1, 5, 10])
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
-    parser.add_argument("--teacher", action="append", default=None, help="repeatable; default: dcgan64")
+    parser.add_argument("--teacher", action="append", default=None, help=f"repeatable; default: {DEFAULT_TEACHER}")
     parser.add_argument("--steps", type=int, default=150, help="distillation steps per student")
     parser.add_argument("--adapt-steps", type=int, default=100)
     parser.add_argument("--projection-steps", type=int, default=100)
     parser.add_argument("--rendered-pairs", type=int, default=512)
+    parser.add_argument(
+        "--ablation-shots", type=int, nargs="*", default=[5], help="K at which each GPD term is left out in turn"
+    )
     parser.add_argument("--quick", action="store_true", help="tiny step counts, one K and seed: a smoke test")
     parser.add_argument("--work", type=Path, default=Path("runs/quality"))
     parser.add_argument("--grid-dir", type=Path, default=None)
     parser.add_argument("--out", type=Path, default=None, help="JSON, rewritten after every K and seed")
     args = parser.parse_args()
-    args.teacher = args.teacher or ["dcgan64"]
+    args.teacher = args.teacher or [DEFAULT_TEACHER]
     if args.quick:
         args.shots, args.seeds = args.shots[:1], args.seeds[:1]
         args.steps, args.adapt_steps, args.projection_steps, args.rendered_pairs = 3, 2, 3, 16
@@ -106,6 +113,7 @@ def main() -> None:
         "train_dirs": [str(d) for d in args.train], "test_dirs": [str(d) for d in args.test],
         "shots": args.shots, "seeds": args.seeds, "steps": args.steps, "adapt_steps": args.adapt_steps,
         "projection_steps": args.projection_steps, "rendered_pairs": args.rendered_pairs,
+        "ablation_shots": args.ablation_shots,
         "protocol": "grey, photo frame (grey photo outside the crop); SSIM Gaussian σ 1.5; FSIM piq",
         "machine": f"{platform.machine()}, {torch.get_num_threads()} threads, torch {torch.__version__}",
     }  # fmt: skip
@@ -134,10 +142,11 @@ class TeacherFrame:
             steps=args.steps, student=StudentConfig(resolution=teacher.resolution), checkpoint_every=10**9,
             sample_every=10**9,
         )  # fmt: skip
+        settings = SETTINGS + (ABLATIONS if args.ablation_shots else ())
         self.scores: dict[str, dict[str, dict[int, list[float]]]] = {
-            m: {s: {} for s in SETTINGS} for m in ("ssim", "fsim")
+            m: {s: {} for s in settings} for m in ("ssim", "fsim")
         }
-        self.seconds = dict.fromkeys(("teacher_data", *SETTINGS, "evaluation"), 0.0)
+        self.seconds = dict.fromkeys(("teacher_data", *settings, "evaluation"), 0.0)
         self.work = args.work / name
         self.ceiling = self.ceiling_scores = None
         self.floor = evaluate_pairs_floor(test)
@@ -171,6 +180,8 @@ class TeacherFrame:
             ),
             "gpd": self._timed("gpd", distill_student, anchors, base, run / "g", self.device, teacher_data=data),
         }
+        if k in self.args.ablation_shots:
+            models |= self._ablation(anchors, base, data, run)
         measured = {
             name: self._timed("evaluation", evaluate_pairs, model, self.test, self.device, False)
             for name, model in models.items()
@@ -185,13 +196,26 @@ class TeacherFrame:
                 self.test, self.device,
             )  # fmt: skip
 
+    def _ablation(self, anchors: AlignedPairs, base: DistillConfig, data: TeacherData, run: Path) -> dict:
+        """Full GPD with one term left out at a time, on the same anchors and teacher data."""
+        variants = {
+            "gpd_no_relative": (replace(base, relative_weight=0.0), data),
+            "gpd_no_adversarial": (replace(base, adversarial_weight=0.0), data),
+            "gpd_no_confidence": (base, replace(data, confidence=torch.ones_like(data.confidence))),
+        }
+        return {
+            name: self._timed(name, distill_student, anchors, config, run / name, self.device, teacher_data=terms)
+            for name, (config, terms) in variants.items()
+        }
+
     def report(self) -> dict:
         per = self.scores
         return {
             "resolution": self.teacher.resolution, "train_pairs": len(self.train), "test_pairs": len(self.test),
             "grey_photo_floor": self.floor,
             "results": {metric: {setting: {str(k): summary(v) for k, v in per_k.items()}
-                                 for setting, per_k in by_setting.items()} for metric, by_setting in per.items()},
+                                 for setting, per_k in by_setting.items() if per_k}
+                        for metric, by_setting in per.items()},
             "seconds": dict(self.seconds),
         }  # fmt: skip
 
@@ -213,9 +237,10 @@ def evaluate_pairs_floor(test: AlignedPairs) -> dict[str, float]:
 
 
 def write_grid(path: Path, models: dict, test: AlignedPairs, device, count: int = 6) -> None:
+    """Rows: test photo, artist's sketch, then one row per model in the order given."""
     picks = subset(test, np.linspace(0, len(test) - 1, count).round().astype(int))
     rows = [list(picks.sources), list(picks.targets)]
-    rows += [stylize_in_frame(models[name], picks, device) for name in SETTINGS]
+    rows += [stylize_in_frame(model, picks, device) for model in models.values()]
     path.parent.mkdir(parents=True, exist_ok=True)
     save_grid(path, rows, tile=96)
 

@@ -1,4 +1,4 @@
-"""The quality benchmark runs end to end (`--quick`) on a few CUFS pairs and reports every setting."""
+"""The quality benchmark runs end to end (`--quick`) on a few CUFS pairs and reports every setting and ablation."""
 
 import json
 import os
@@ -36,6 +36,8 @@ def test_quality_benchmark_quick(with_detector, tmp_path):
         "--quick",
         "--shots",
         "2",
+        "--ablation-shots",
+        "2",
         "--work",
         str(tmp_path / "work"),
         "--grid-dir",
@@ -47,11 +49,14 @@ def test_quality_benchmark_quick(with_detector, tmp_path):
     assert done.returncode == 0, done.stderr[-2000:]
     report = json.loads(out.read_text())
     assert report["complete"] is True
-    frame = report["teachers"]["dcgan64"]
+    frame = report["teachers"]["lfw64"]  # the default teacher
+    settings = {"anchors_only", "plain_distill", "gpd", "ceiling"}
+    ablations = {"gpd_no_relative", "gpd_no_adversarial", "gpd_no_confidence"}
     for metric in ("ssim", "fsim"):
-        assert set(frame["results"][metric]) == {"anchors_only", "plain_distill", "gpd", "ceiling"}
+        assert set(frame["results"][metric]) == settings | ablations
         for setting in frame["results"][metric].values():
             assert -1 <= setting["2"]["mean"] <= 1 and setting["2"]["runs"] == 1
         assert 0 < frame["grey_photo_floor"][metric] < 1
     assert frame["test_pairs"] == 3 and frame["seconds"]["gpd"] > 0
-    assert (tmp_path / "grids" / "dcgan64_k2_seed0.png").is_file()
+    assert frame["seconds"]["gpd_no_relative"] > 0
+    assert (tmp_path / "grids" / "lfw64_k2_seed0.png").is_file()
