@@ -10,7 +10,7 @@ import torch
 
 from ..imageio import to_tensor, to_uint8
 from ..nets.student import StudentNet
-from .data import AlignedPairs
+from .data import AlignedPairs, warp_pair
 from .losses import ssim
 
 
@@ -47,6 +47,26 @@ def stylize_in_frame(model: StudentNet, pairs: AlignedPairs, device: torch.devic
         crops = torch.stack([to_tensor(pairs.crops(i)[0]) for i in indices]).to(device)
         for i, stylized in zip(indices, to_uint8(model(crops).float()), strict=True):
             outputs.append(_paste_in_frame(stylized, pairs.sources[i], pairs.matrices[i]))
+    return outputs
+
+
+def sketch_through_frame(pairs: AlignedPairs, crop_size: int | None = None) -> list[np.ndarray]:
+    """Each target itself, warped into its aligned crop and back into the photo's frame (``H W 3`` uint8).
+
+    The best any student working in this frame can score: what the round trip through a ``crop_size``
+    crop loses (detail finer than the crop's pixels, everything outside it) no student can draw back.
+
+    Args:
+        pairs: the aligned pairs.
+        crop_size: side of the crop; ``pairs.crop_size`` when None (the same alignment, rescaled).
+    """
+    size = crop_size or pairs.crop_size
+    scale = size / pairs.crop_size
+    outputs = []
+    for source, target, matrix in zip(pairs.sources, pairs.targets, pairs.matrices, strict=True):
+        scaled = matrix * scale
+        _, crop = warp_pair(source, target, scaled, size)  # exactly the crop a student is trained on
+        outputs.append(_paste_in_frame(crop, source, scaled))
     return outputs
 
 

@@ -1,7 +1,8 @@
 import numpy as np
 import pytest
 
-from gpdface.train.evaluate import _paste_in_frame, grey_fsim, grey_scores, grey_ssim
+from gpdface.train.data import AlignedPairs
+from gpdface.train.evaluate import _paste_in_frame, grey_fsim, grey_scores, grey_ssim, sketch_through_frame
 
 
 def test_grey_scores_equal_the_one_by_one_metrics():
@@ -22,3 +23,20 @@ def test_outside_the_crop_the_result_keeps_the_grey_photo():
     assert pasted.shape == photo.shape
     assert (pasted[40, 30] == 255).all()  # inside: the stylized crop
     assert (pasted[5, 5] == 60).all() and (pasted[90, 70] == 60).all()  # outside: grey photo, all channels
+
+
+def _pairs_with_crop(size: int, photo: np.ndarray, sketch: np.ndarray) -> AlignedPairs:
+    height, width = photo.shape[:2]
+    matrix = np.array([[size / width, 0.0, 0.0], [0.0, size / height, 0.0]])  # the whole photo is the crop
+    return AlignedPairs(["a"], [photo], [sketch], [matrix], size)
+
+
+def test_sketch_through_frame_loses_only_what_the_crop_resolution_loses():
+    rng = np.random.default_rng(1)
+    photo = rng.integers(0, 255, (96, 96, 3), dtype=np.uint8)
+    sketch = np.repeat(rng.integers(0, 255, (96, 96, 1), dtype=np.uint8), 3, axis=2)  # fine detail everywhere
+    pairs = _pairs_with_crop(24, photo, sketch)
+    same_size = sketch_through_frame(pairs, crop_size=96)[0]
+    small = sketch_through_frame(pairs)[0]
+    assert grey_ssim(same_size, sketch) > 0.99  # a crop as fine as the photo loses nothing
+    assert grey_ssim(small, sketch) < 0.5  # a 4× smaller crop cannot hold per-pixel detail
