@@ -1,4 +1,4 @@
-"""The quality benchmark runs end to end (`--quick`) on a few CUFS pairs and reports every setting and ablation."""
+"""The quality and frame-oracle benchmarks run end to end on a few CUFS pairs and report every setting."""
 
 import json
 import os
@@ -60,3 +60,18 @@ def test_quality_benchmark_quick(with_detector, tmp_path):
     assert frame["test_pairs"] == 3 and frame["seconds"]["gpd"] > 0
     assert frame["seconds"]["gpd_no_relative"] > 0
     assert (tmp_path / "grids" / "lfw64_k2_seed0.png").is_file()
+
+
+def test_frame_oracle_benchmark_scores_finer_frames_higher(with_detector, tmp_path):
+    test = copy_pairs(asset("cufs/ar/test"), tmp_path / "test", 2)
+    out = tmp_path / "oracle.json"
+    args = [sys.executable, str(REPO / "benchmarks" / "frame_oracle.py"), "--test", str(test)]
+    args += ["--resolution", "32", "256", "--out", str(out)]
+    done = subprocess.run(args, capture_output=True, text=True, env=os.environ, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    report = json.loads(out.read_text())
+    coarse, fine = report["sketch_through_frame"]["32"], report["sketch_through_frame"]["256"]
+    for metric in ("ssim", "fsim"):
+        assert report["grey_photo_floor"][metric] < fine[metric] <= 1
+        assert coarse[metric] < fine[metric]
+    assert report["test_pairs"] == 2
