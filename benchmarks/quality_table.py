@@ -14,6 +14,9 @@ LABELS = {
     "plain_distill": "+ teacher pairs, anchor-based terms off",
     "gpd": "full GPD",
     "ceiling": "all training pairs (ceiling)",
+    "gpd_no_relative": "GPD without the relative term",
+    "gpd_no_adversarial": "GPD without the adversarial term",
+    "gpd_no_confidence": "GPD with c(w) ≡ 1",
 }
 
 
@@ -33,7 +36,9 @@ def table(report: dict, metric: str) -> str:
         floor = frame["grey_photo_floor"][metric]
         lines.append(f"| {name} | grey photo (floor) | {' | '.join(f'{floor:.4f}' for _ in shots)} |")
         for setting, label in LABELS.items():
-            per_k = frame["results"][metric][setting]
+            per_k = frame["results"][metric].get(setting)
+            if per_k is None:  # an ablation this run did not train
+                continue
             lines.append(f"| {name} | {label} | {' | '.join(cell(per_k.get(k)) for k in shots)} |")
     return "\n".join(lines)
 
