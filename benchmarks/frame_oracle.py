@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import platform
-import statistics
 import time
 from pathlib import Path
 
@@ -24,13 +23,9 @@ from emit import emit
 
 from gpdface.face.detect import RetinaFaceDetector
 from gpdface.train.data import align_pairs, find_pairs
-from gpdface.train.evaluate import grey_scores, sketch_through_frame
+from gpdface.train.evaluate import mean_grey_scores, sketch_through_frame
 from gpdface.train.teachers import load_teacher
 from gpdface.train.teachers.registry import DEFAULT_TEACHER
-
-
-def mean_scores(images, references) -> dict[str, float]:
-    return {metric: statistics.fmean(values) for metric, values in grey_scores(images, references).items()}
 
 
 def main() -> None:
@@ -47,9 +42,9 @@ def main() -> None:
     report = {
         "test_dirs": [str(d) for d in args.test], "teacher_frame": args.teacher, "test_pairs": len(pairs),
         "protocol": "grey, photo frame (grey photo outside the crop); SSIM Gaussian σ 1.5; FSIM piq",
-        "grey_photo_floor": mean_scores(pairs.sources, pairs.targets),
+        "grey_photo_floor": mean_grey_scores(pairs.sources, pairs.targets),
         "sketch_through_frame": {
-            str(size): mean_scores(sketch_through_frame(pairs, size), pairs.targets) for size in args.resolution
+            str(size): mean_grey_scores(sketch_through_frame(pairs, size), pairs.targets) for size in args.resolution
         },
         "machine": f"{platform.machine()}, {torch.get_num_threads()} threads, torch {torch.__version__}",
     }  # fmt: skip

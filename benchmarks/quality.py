@@ -16,8 +16,8 @@ At the K given to --ablation-shots (default 5) full GPD is also trained with one
 on the same teacher data: ``gpd_no_relative``, ``gpd_no_adversarial``, ``gpd_no_confidence`` (c(w) ≡ 1).
 The grey test photo itself is reported as the floor. Metrics with the field's protocol (result mapped
 back to the photo frame, grey): SSIM (Gaussian window σ 1.5, population covariance) and FSIM (piq);
-mean ± std over seeds. All students work in the teacher's frame (resolution and template), so the four
-settings are compared at the same size; with several --teacher, each teacher has its own four settings in
+mean ± std over seeds. All students work in the teacher's frame (resolution and template), so all
+settings are compared at the same size; with several --teacher, each teacher has its own settings in
 the same run. Outside the crop the result keeps the grey photo, so no method is judged on smeared borders.
 Prints one JSON document; --grid-dir saves picture grids.
 """
@@ -43,7 +43,7 @@ from gpdface.train.adapt import AdaptConfig, adapt
 from gpdface.train.augment import read_shards, render_pairs
 from gpdface.train.data import AlignedPairs, align_pairs, find_pairs
 from gpdface.train.distill import DistillConfig, TeacherData, distill_student
-from gpdface.train.evaluate import evaluate_pairs, grey_scores, stylize_in_frame
+from gpdface.train.evaluate import evaluate_pairs, mean_grey_scores, stylize_in_frame
 from gpdface.train.invert import project
 from gpdface.train.teachers import load_teacher
 from gpdface.train.teachers.registry import DEFAULT_TEACHER
@@ -149,7 +149,7 @@ class TeacherFrame:
         self.seconds = dict.fromkeys(("teacher_data", *settings, "evaluation"), 0.0)
         self.work = args.work / name
         self.ceiling = self.ceiling_scores = None
-        self.floor = evaluate_pairs_floor(test)
+        self.floor = mean_grey_scores(test.sources, test.targets)  # the grey test photos themselves
 
     @classmethod
     def build(cls, name: str, args, detector) -> TeacherFrame:
@@ -171,17 +171,17 @@ class TeacherFrame:
         anchors = subset(self.train, chosen)
         run, base = self.work / f"k{k}_seed{seed}", replace(self.base, seed=seed)
         data = self._timed("teacher_data", teacher_data, self.teacher, anchors, self.args, seed, run)
-        plain = replace(data, confidence=torch.ones_like(data.confidence))
+        uniform = replace(data, confidence=torch.ones_like(data.confidence))  # c(w) ≡ 1
         no_anchor_terms = replace(base, relative_weight=0.0, adversarial_weight=0.0)
         models = {
             "anchors_only": self._timed("anchors_only", distill_student, anchors, base, run / "a", self.device),
             "plain_distill": self._timed(
-                "plain_distill", distill_student, anchors, no_anchor_terms, run / "p", self.device, teacher_data=plain
+                "plain_distill", distill_student, anchors, no_anchor_terms, run / "p", self.device, teacher_data=uniform
             ),
             "gpd": self._timed("gpd", distill_student, anchors, base, run / "g", self.device, teacher_data=data),
         }
         if k in self.args.ablation_shots:
-            models |= self._ablation(anchors, base, data, run)
+            models |= self._ablation(anchors, base, data, uniform, run)
         measured = {
             name: self._timed("evaluation", evaluate_pairs, model, self.test, self.device, False)
             for name, model in models.items()
@@ -196,12 +196,15 @@ class TeacherFrame:
                 self.test, self.device,
             )  # fmt: skip
 
-    def _ablation(self, anchors: AlignedPairs, base: DistillConfig, data: TeacherData, run: Path) -> dict:
-        """Full GPD with one term left out at a time, on the same anchors and teacher data."""
+    def _ablation(
+        self, anchors: AlignedPairs, base: DistillConfig, data: TeacherData, uniform: TeacherData, run: Path
+    ) -> dict:
+        """Full GPD with one term left out at a time, on the same anchors and teacher data (``uniform``: the
+        same data with c(w) ≡ 1)."""
         variants = {
             "gpd_no_relative": (replace(base, relative_weight=0.0), data),
             "gpd_no_adversarial": (replace(base, adversarial_weight=0.0), data),
-            "gpd_no_confidence": (base, replace(data, confidence=torch.ones_like(data.confidence))),
+            "gpd_no_confidence": (base, uniform),
         }
         return {
             name: self._timed(name, distill_student, anchors, config, run / name, self.device, teacher_data=terms)
@@ -228,12 +231,6 @@ class TeacherFrame:
 
 def summary(values: list[float]) -> dict:
     return {"mean": statistics.fmean(values), "std": statistics.pstdev(values), "runs": len(values)}
-
-
-def evaluate_pairs_floor(test: AlignedPairs) -> dict[str, float]:
-    """Mean SSIM and FSIM of the grey test photos themselves."""
-    scores = grey_scores(test.sources, test.targets)
-    return {metric: statistics.fmean(values) for metric, values in scores.items()}
 
 
 def write_grid(path: Path, models: dict, test: AlignedPairs, device, count: int = 6) -> None:

@@ -107,16 +107,18 @@ def grey_scores(images: list[np.ndarray], references: list[np.ndarray], batch: i
     return scores
 
 
+def mean_grey_scores(images: list[np.ndarray], references: list[np.ndarray]) -> dict[str, float]:
+    """Mean SSIM and (with ``piq``) FSIM of ``grey_scores``."""
+    return {metric: float(np.mean(values)) for metric, values in grey_scores(images, references).items()}
+
+
 def evaluate_pairs(
     model: StudentNet, pairs: AlignedPairs, device: torch.device, with_floor: bool = True
 ) -> dict[str, float]:
     """Mean SSIM and FSIM (FSIM needs ``piq``) of the student against the targets, and with ``with_floor``
     of the grey source photo (the floor)."""
     report: dict[str, float] = {"pairs": len(pairs)}
-    student = grey_scores(stylize_in_frame(model, pairs, device), pairs.targets)
-    floor = grey_scores(pairs.sources, pairs.targets) if with_floor else {}
-    for metric, values in student.items():
-        report[metric] = float(np.mean(values))
-        if with_floor:
-            report[f"{metric}_photo"] = float(np.mean(floor[metric]))
+    report |= mean_grey_scores(stylize_in_frame(model, pairs, device), pairs.targets)
+    if with_floor:
+        report |= {f"{m}_photo": v for m, v in mean_grey_scores(pairs.sources, pairs.targets).items()}
     return report
