@@ -18,6 +18,10 @@ class InputError(GpdfaceError):
     """An input (image, folder, option value) cannot be used."""
 
 
+class ShapeError(InputError, ValueError):
+    """An array or tensor does not have the shape a function needs (also a ``ValueError``)."""
+
+
 class UsageError(GpdfaceError):
     """Options that contradict each other or a request the tool refuses (e.g. overwriting an input)."""
 
@@ -63,6 +67,7 @@ __all__ = [
     "InputError",
     "NoFaceError",
     "OfflineError",
+    "ShapeError",
     "StyleNotFoundError",
     "UsageError",
     "WeightsError",

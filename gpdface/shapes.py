@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from .errors import ShapeError
+
 
 def check_shape(x: object, spec: str, name: str = "input") -> dict[str, int]:
     """Check that ``x.shape`` matches ``spec`` and return the sizes bound to its letters.
@@ -15,19 +17,19 @@ def check_shape(x: object, spec: str, name: str = "input") -> dict[str, int]:
         name: what ``x`` is, for the error message.
 
     Raises:
-        ValueError: the number of dimensions or a size differs.
+        ShapeError: the number of dimensions or a size differs (a ``ValueError`` too).
     """
     shape: Sequence[int] = tuple(getattr(x, "shape", ()))
     dims = spec.split()
     if len(shape) != len(dims):
-        raise ValueError(f"{name} must have shape ({spec}), got {tuple(shape)}")
+        raise ShapeError(f"{name} must have shape ({spec}), got {tuple(shape)}")
     bound: dict[str, int] = {}
     for dim, size in zip(dims, shape, strict=True):
         if dim == "*":
             continue
         if dim.isdigit():
             if int(dim) != size:
-                raise ValueError(f"{name} must have shape ({spec}), got {tuple(shape)}")
+                raise ShapeError(f"{name} must have shape ({spec}), got {tuple(shape)}")
         elif bound.setdefault(dim, size) != size:
-            raise ValueError(f"{name} must have shape ({spec}), got {tuple(shape)}: {dim} differs")
+            raise ShapeError(f"{name} must have shape ({spec}), got {tuple(shape)}: {dim} differs")
     return bound
