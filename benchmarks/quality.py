@@ -9,11 +9,13 @@ For each K (--shots) and seed, K training pairs are drawn (seeded) and four stud
 evaluated on the test pairs:
 1. ``anchors_only``  — the K pairs alone (anchor term only);
 2. ``plain_distill`` — plus the teacher's rendered pairs, anchor-based terms off (c(w) ≡ 1, no relative
-   or adversarial term);
+   term);
 3. ``gpd``           — full GPD (all terms);
 4. ``ceiling``       — all training pairs, no teacher.
 At the K given to --ablation-shots (default 5) full GPD is also trained with one term left out at a time,
-on the same teacher data: ``gpd_no_relative``, ``gpd_no_adversarial``, ``gpd_no_confidence`` (c(w) ≡ 1).
+on the same teacher data: ``gpd_no_relative``, ``gpd_no_adversarial`` (no patch discriminator: neither its
+adversarial nor its feature-matching term), ``gpd_no_confidence`` (c(w) ≡ 1). Every student is trained with
+the same objective (``gpdface.train.objective``).
 The grey test photo itself is reported as the floor. Metrics with the field's protocol (result mapped
 back to the photo frame, grey): SSIM (Gaussian window σ 1.5, population covariance) and FSIM (piq);
 mean ± std over seeds. All students work in the teacher's frame (resolution and template), so all
@@ -172,7 +174,7 @@ class TeacherFrame:
         run, base = self.work / f"k{k}_seed{seed}", replace(self.base, seed=seed)
         data = self._timed("teacher_data", teacher_data, self.teacher, anchors, self.args, seed, run)
         uniform = replace(data, confidence=torch.ones_like(data.confidence))  # c(w) ≡ 1
-        no_anchor_terms = replace(base, relative_weight=0.0, adversarial_weight=0.0)
+        no_anchor_terms = base.with_weights({"relative": 0.0})  # every student shares the objective
         models = {
             "anchors_only": self._timed("anchors_only", distill_student, anchors, base, run / "a", self.device),
             "plain_distill": self._timed(
@@ -202,8 +204,8 @@ class TeacherFrame:
         """Full GPD with one term left out at a time, on the same anchors and teacher data (``uniform``: the
         same data with c(w) ≡ 1)."""
         variants = {
-            "gpd_no_relative": (replace(base, relative_weight=0.0), data),
-            "gpd_no_adversarial": (replace(base, adversarial_weight=0.0), data),
+            "gpd_no_relative": (base.with_weights({"relative": 0.0}), data),
+            "gpd_no_adversarial": (base.with_weights({"adversarial": 0.0, "feature_matching": 0.0}), data),
             "gpd_no_confidence": (base, uniform),
         }
         return {

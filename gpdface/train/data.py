@@ -124,18 +124,33 @@ def align_pairs(
 
 @dataclass(frozen=True)
 class Augment:
-    """Random geometry shared by source and target, and photometric jitter on the source only.
+    """Random geometry shared by source and target, a tone change shared by both, and colour jitter on the
+    source only.
 
-    The photometric part widens the range of photos the student accepts (CUFS photos are studio shots
-    on white; users' photos are not), while the target stays untouched.
+    The shared gamma teaches tone: a darker photo (darker skin, a dim room) must give a darker drawing.
+    Brightness and contrast jitter of the source alone would teach the opposite — the same drawing whatever
+    the photo's tone, which renders dark skin near-white — so it is kept small. Saturation and grey jitter
+    widen the range of colour photos the student accepts (CUFS photos are studio shots; users' are not).
+
+    Attributes:
+        scale: largest log-scale change.
+        rotate_deg: largest rotation.
+        shift: largest shift, as a share of the crop side.
+        flip: mirror half of the samples.
+        gamma: largest |log γ| of the tone curve x ↦ x^γ applied to source and target alike.
+        brightness: largest brightness change of the source alone.
+        contrast: largest contrast change of the source alone.
+        saturation: largest saturation change of the source.
+        grey_probability: share of sources turned grey.
     """
 
     scale: float = 0.05
     rotate_deg: float = 5.0
     shift: float = 0.03
     flip: bool = True
-    brightness: float = 0.25
-    contrast: float = 0.25
+    gamma: float = 0.4
+    brightness: float = 0.1
+    contrast: float = 0.1
     saturation: float = 0.4
     grey_probability: float = 0.1
 
@@ -153,8 +168,13 @@ def jitter_matrix(matrix: np.ndarray, size: int, aug: Augment, rng: np.random.Ge
     return extra @ np.r_[matrix, [[0, 0, 1]]]
 
 
-def photometric(crop: np.ndarray, aug: Augment, rng: np.random.Generator) -> np.ndarray:
-    image = crop.astype(np.float32)
+def photometric(
+    source: np.ndarray, target: np.ndarray, aug: Augment, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray]:
+    """The tone curve on both images, then colour jitter on the source (uint8 in, uint8 out)."""
+    gamma = float(np.exp(rng.uniform(-aug.gamma, aug.gamma)))
+    lut = np.clip(np.rint(255.0 * (np.arange(256) / 255.0) ** gamma), 0, 255).astype(np.uint8)
+    image, target = lut[source].astype(np.float32), lut[target]
     grey = image @ np.array([0.299, 0.587, 0.114], np.float32)
     if rng.random() < aug.grey_probability:
         image = np.repeat(grey[..., None], 3, axis=2)
@@ -163,26 +183,37 @@ def photometric(crop: np.ndarray, aug: Augment, rng: np.random.Generator) -> np.
     mean = image.mean()
     image = (image - mean) * rng.uniform(1 - aug.contrast, 1 + aug.contrast) + mean
     image = image * rng.uniform(1 - aug.brightness, 1 + aug.brightness)
-    return np.clip(image, 0, 255).astype(np.uint8)
+    return np.clip(image, 0, 255).astype(np.uint8), target
 
 
 class PairBatches:
-    """Endless random batches ``(x, y)`` of ``B 3 S S`` tensors in [-1, 1] from aligned pairs."""
+    """Endless random batches ``(x, y)`` of ``B 3 w w`` tensors in [-1, 1] from aligned pairs.
 
-    def __init__(self, pairs: AlignedPairs, batch_size: int, aug: Augment | None, seed: int) -> None:
+    With ``window`` smaller than the crop, each sample is a random ``window``-sided square of its
+    (jittered) aligned crop: the student is fully convolutional, so it learns strokes from windows at a
+    fraction of the cost of whole crops.
+    """
+
+    def __init__(
+        self, pairs: AlignedPairs, batch_size: int, aug: Augment | None, seed: int, window: int | None = None
+    ) -> None:
         self.pairs, self.batch_size, self.aug = pairs, batch_size, aug
+        self.window = min(window or pairs.crop_size, pairs.crop_size)
         self.rng = np.random.default_rng(seed)
 
     def sample(self) -> tuple[torch.Tensor, torch.Tensor]:
         xs, ys = [], []
-        size = self.pairs.crop_size
+        size, window = self.pairs.crop_size, self.window
         for index in self.rng.integers(0, len(self.pairs), self.batch_size):
             matrix = self.pairs.matrices[index]
             if self.aug is not None:
                 matrix = jitter_matrix(matrix, size, self.aug, self.rng)
-            x, y = warp_pair(self.pairs.sources[index], self.pairs.targets[index], matrix, size)
+            if window < size:  # move the window's corner to the origin: warp only the window
+                corner = self.rng.integers(0, size - window + 1, size=2)
+                matrix = np.c_[matrix[:, :2], matrix[:, 2] - corner]
+            x, y = warp_pair(self.pairs.sources[index], self.pairs.targets[index], matrix, window)
             if self.aug is not None:
-                x = photometric(x, self.aug, self.rng)
+                x, y = photometric(x, y, self.aug, self.rng)
             xs.append(to_tensor(x))
             ys.append(to_tensor(y))
         return torch.stack(xs), torch.stack(ys)
