@@ -26,8 +26,6 @@ import numpy as np
 import torch
 from emit import emit
 
-from gpdface.face.align import align_face
-from gpdface.face.blend import paste_faces
 from gpdface.imageio import read_image, write_image
 from gpdface.nets import StudentConfig, StudentNet, count_flops
 
@@ -108,16 +106,16 @@ def pipeline_figures(translator, photo: np.ndarray, repeats: int, workdir: Path)
         t0 = time.perf_counter()
         loaded = read_image(source)
         t1 = time.perf_counter()
-        detections = translator.detector.detect(loaded.rgb)
+        detections = translator.detect(loaded)
         t2 = time.perf_counter()
-        aligned = [align_face(loaded.rgb, d.landmarks, translator.crop_size, translator.template) for d in detections]
+        prepared = translator.align(loaded, detections)
         t3 = time.perf_counter()
-        stylized = translator.stylize([a.crop for a in aligned])
+        stylized = translator.stylize(prepared.crops)
         sync(translator.device)
         t4 = time.perf_counter()
-        pasted = paste_faces(loaded.rgb, stylized, [a.inverse for a in aligned])
+        result = translator.compose(prepared, stylized)  # the style's background, head masks, paste
         t5 = time.perf_counter()
-        write_image(workdir / "out.jpg", pasted)
+        write_image(workdir / "out.jpg", result.image)
         t6 = time.perf_counter()
         faces = len(detections)
         if run == 0:

@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from .background import Background
 from .errors import StyleNotFoundError, WeightsError
 from .face.align import template_for
 from .hub import cached_file, fetch_entry, gpdface_home, verify_file
@@ -37,6 +38,7 @@ class StyleInfo:
         crop_size: side of the aligned crops the student was trained on.
         template: ``5 2`` landmark positions in crop pixels the crops were aligned to.
         default_output: ``paste`` or ``crop``; what ``translate`` writes when not told.
+        background: how the photo around the faces is rendered (``keep`` when ``style.json`` is silent).
         license: terms of the weights (and of the data they were trained on).
         provenance: how the weights were made: teacher, data, recipe, metrics.
     """
@@ -46,6 +48,7 @@ class StyleInfo:
     crop_size: int = 256
     template: tuple[tuple[float, float], ...] = ()
     default_output: str = "paste"
+    background: Background = field(default_factory=Background)
     license: str = ""
     provenance: dict[str, Any] = field(default_factory=dict, hash=False, compare=False)
 
@@ -63,6 +66,7 @@ class StyleInfo:
             "crop_size": self.crop_size,
             "template": [list(map(float, p)) for p in self.template_array()],
             "default_output": self.default_output,
+            "background": self.background.to_dict(),
             "license": self.license,
             "provenance": self.provenance,
         }
@@ -82,6 +86,7 @@ class StyleInfo:
             crop_size=int(data.get("crop_size", data.get("resolution", 256))),
             template=template,
             default_output=str(data.get("default_output", "paste")),
+            background=Background.from_dict(data.get("background", "keep"), where),
             license=str(data.get("license", "")),
             provenance=dict(data.get("provenance", {})),
         )

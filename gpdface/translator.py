@@ -5,7 +5,8 @@
     >>> result.save("me_sketch.jpg")
 
 Steps: read (EXIF, any mode) → detect → align each face to the style's template → all crops of an image
-through the student in one batch → paste back with a feathered mask.
+through the student in one batch → render the rest of the photo as the style's ``background`` says → paste
+each face back with a mask that follows its head.
 """
 
 from __future__ import annotations
@@ -20,9 +21,10 @@ import cv2
 import numpy as np
 import torch
 
+from .background import BACKGROUND_MODES, Background, render_background
 from .errors import GpdfaceError, InputError, NoFaceError, UsageError
 from .face.align import align_face
-from .face.blend import paste_faces
+from .face.blend import head_mask, paste_faces
 from .face.detect import DEFAULT_DETECTOR, DetectedFace, Detector
 from .imageio import (
     DEFAULT_MAX_PIXELS,
@@ -34,6 +36,8 @@ from .imageio import (
     write_image,
 )
 from .style import OUTPUT_MODES, Style, load_style
+
+MAX_WHOLE_SIDE = 2048  # the `student` background runs on at most this long a side
 
 
 @dataclass
@@ -134,7 +138,10 @@ class TranslationResult:
 
 
 @dataclass
-class _Prepared:
+class PreparedImage:
+    """An image read, its faces detected and aligned: what ``Translator.compose`` needs besides the
+    stylized crops."""
+
     loaded: LoadedImage
     detections: list[DetectedFace]
     crops: list[np.ndarray]
@@ -165,6 +172,8 @@ class Translator:
         min_face: minimum face box side in photo pixels.
         max_faces: keep at most this many faces, largest first (None: all).
         output: ``paste``, ``crop`` or ``both``; the style's default when None.
+        background: ``keep``, ``grey``, ``pencil`` or ``student``: how the photo around the faces is
+            rendered; the style's choice when None (a ``pencil`` style keeps its fitted tone).
         batch_size: crops per student forward pass.
         max_pixels: images with more pixels are refused (decompression-bomb guard).
     """
@@ -179,11 +188,14 @@ class Translator:
         min_face: float = 16.0,
         max_faces: int | None = None,
         output: str | None = None,
+        background: str | None = None,
         batch_size: int = 8,
         max_pixels: int = DEFAULT_MAX_PIXELS,
     ) -> None:
         if output is not None and output not in OUTPUT_MODES:
             raise InputError(f"output must be one of {', '.join(OUTPUT_MODES)}, got {output!r}")
+        if background is not None and background not in BACKGROUND_MODES:
+            raise InputError(f"background must be one of {', '.join(BACKGROUND_MODES)}, got {background!r}")
         if max_faces is not None and max_faces < 1:
             raise InputError(f"max_faces must be at least 1, got {max_faces}")
         if batch_size < 1:
@@ -195,6 +207,11 @@ class Translator:
         self.crop_size = self.style.info.crop_size
         self.template = self.style.info.template_array()
         self.output = output or self.style.info.default_output
+        style_background = self.style.info.background
+        if background is None or background == style_background.mode:
+            self.background = style_background
+        else:
+            self.background = Background(background)
         self.threshold, self.min_face, self.max_faces = threshold, min_face, max_faces
         self.batch_size, self.max_pixels = batch_size, max_pixels
         self._detector = detector
@@ -221,8 +238,8 @@ class Translator:
             InputError: the image cannot be read.
             NoFaceError: no face was found (and ``aligned`` is False).
         """
-        prepared = self._prepare(image, aligned)
-        return self._finish(prepared, self.stylize(prepared.crops))
+        prepared = self.prepare(image, aligned)
+        return self.compose(prepared, self.stylize(prepared.crops))
 
     def translate_many(
         self, images: Iterable[ImageSource], aligned: bool = False
@@ -233,11 +250,11 @@ class Translator:
         ``batch_size`` crops (the fast path on a GPU). A bad input does not stop the rest: its
         ``GpdfaceError`` is yielded in place of a result.
         """
-        pending: list[tuple[ImageSource, _Prepared | GpdfaceError]] = []
+        pending: list[tuple[ImageSource, PreparedImage | GpdfaceError]] = []
         crops = 0
         for image in images:
             try:
-                prepared: _Prepared | GpdfaceError = self._prepare(image, aligned)
+                prepared: PreparedImage | GpdfaceError = self.prepare(image, aligned)
                 crops += len(prepared.crops)
             except GpdfaceError as exc:
                 prepared = exc
@@ -248,13 +265,13 @@ class Translator:
         yield from self._finish_pending(pending)
 
     def _finish_pending(self, pending):
-        ready = [p for _, p in pending if isinstance(p, _Prepared)]
+        ready = [p for _, p in pending if isinstance(p, PreparedImage)]
         stylized = iter(self.stylize([crop for p in ready for crop in p.crops]))
         for image, prepared in pending:
             if isinstance(prepared, GpdfaceError):
                 yield image, prepared
             else:
-                yield image, self._finish(prepared, [next(stylized) for _ in prepared.crops])
+                yield image, self.compose(prepared, [next(stylized) for _ in prepared.crops])
 
     def stylize(self, crops: list[np.ndarray]) -> list[np.ndarray]:
         """Run aligned ``S S 3`` uint8 crops through the student in batches of ``batch_size``."""
@@ -266,10 +283,19 @@ class Translator:
                 outputs.extend(to_uint8(self.model(batch).float()))
         return outputs
 
-    def _prepare(self, image: ImageSource, aligned: bool) -> _Prepared:
+    def prepare(self, image: ImageSource, aligned: bool = False) -> PreparedImage:
+        """Read an image, detect its faces and align them (or take it as one aligned crop)."""
         loaded = read_image(image, self.max_pixels)
         if aligned:
             return self._prepare_aligned(loaded)
+        return self.align(loaded, self.detect(loaded))
+
+    def detect(self, loaded: LoadedImage) -> list[DetectedFace]:
+        """The faces of a read image, largest first, at most ``max_faces``.
+
+        Raises:
+            NoFaceError: none was found.
+        """
         detections = self.detector.detect(loaded.rgb)
         if self.max_faces is not None:
             detections = detections[: self.max_faces]
@@ -279,12 +305,16 @@ class Translator:
                 f"no face found in {name} (confidence ≥ {self.threshold}, side ≥ {self.min_face:g} px); "
                 "if it is already an aligned face crop, pass --aligned"
             )
+        return detections
+
+    def align(self, loaded: LoadedImage, detections: list[DetectedFace]) -> PreparedImage:
+        """Each detected face warped to the style's template at its crop size."""
         faces = [align_face(loaded.rgb, d.landmarks, self.crop_size, self.template) for d in detections]
-        return _Prepared(
+        return PreparedImage(
             loaded, detections, [f.crop for f in faces], [f.matrix for f in faces], [f.inverse for f in faces], False
         )
 
-    def _prepare_aligned(self, loaded: LoadedImage) -> _Prepared:
+    def _prepare_aligned(self, loaded: LoadedImage) -> PreparedImage:
         width, height = loaded.size
         size = self.crop_size
         matrix = np.array([[size / width, 0, 0], [0, size / height, 0]], np.float64)
@@ -292,15 +322,42 @@ class Translator:
         inverse = cv2.invertAffineTransform(matrix)
         landmarks = (np.c_[self.template, np.ones(5)] @ inverse.T).astype(np.float32)
         detection = DetectedFace((0.0, 0.0, float(width), float(height)), 1.0, landmarks)
-        return _Prepared(loaded, [detection], [crop], [matrix], [inverse], True)
+        return PreparedImage(loaded, [detection], [crop], [matrix], [inverse], True)
 
-    def _finish(self, prepared: _Prepared, stylized: list[np.ndarray]) -> TranslationResult:
+    def stylize_whole(self, image: np.ndarray, scale: float) -> np.ndarray:
+        """The student on a whole ``H W 3`` uint8 photo resized by ``scale`` (photo → crop pixels), so that
+        its faces are at the size the student was trained on; the result at the photo's size."""
+        height, width = image.shape[:2]
+        scale = min(scale, MAX_WHOLE_SIDE / max(height, width))  # bound memory on huge photos
+        multiple = 2 ** (len(self.style.model.config.channels) - 1)  # the student halves the side this often
+        new_w, new_h = max(multiple, round(width * scale)), max(multiple, round(height * scale))
+        resized = cv2.resize(image, (new_w, new_h), interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR)
+        pad_h, pad_w = -new_h % multiple, -new_w % multiple
+        padded = cv2.copyMakeBorder(resized, 0, pad_h, 0, pad_w, cv2.BORDER_REFLECT_101)
+        with torch.inference_mode():
+            batch = to_tensor(padded)[None].to(self.device, self.dtype).contiguous(memory_format=torch.channels_last)
+            drawn = to_uint8(self.model(batch).float())[0][:new_h, :new_w]
+        return cv2.resize(drawn, (width, height), interpolation=cv2.INTER_LINEAR)
+
+    def compose(self, prepared: PreparedImage, stylized: list[np.ndarray]) -> TranslationResult:
+        """The result: the photo rendered as the style's background says, each stylized face pasted back with
+        its head mask (or, for aligned input, the stylized crop at the input's size)."""
         loaded = prepared.loaded
         if prepared.aligned:
             width, height = loaded.size
             image = cv2.resize(stylized[0], (width, height), interpolation=cv2.INTER_LINEAR)
         else:
-            image = paste_faces(loaded.rgb, stylized, prepared.inverses)
+            largest = int(np.argmax([abs(np.linalg.det(m[:, :2])) ** -0.5 for m in prepared.matrices]))
+            photo_to_crop = abs(np.linalg.det(prepared.matrices[largest][:, :2])) ** 0.5
+            eye_distance = float(np.hypot(*(self.template[1] - self.template[0]))) / photo_to_crop
+            base = render_background(
+                loaded.rgb, self.background, eye_distance, lambda photo: self.stylize_whole(photo, photo_to_crop)
+            )
+            masks = [
+                head_mask(np.c_[d.landmarks, np.ones(5)] @ m.T, self.crop_size)
+                for d, m in zip(prepared.detections, prepared.matrices, strict=True)
+            ]
+            image = paste_faces(base, stylized, prepared.inverses, masks)
         faces = [
             FaceRecord(d.box, d.score, d.landmarks, m, inv, crop)
             for d, m, inv, crop in zip(prepared.detections, prepared.matrices, prepared.inverses, stylized, strict=True)

@@ -109,6 +109,12 @@ def no_face() -> np.ndarray:
     return data.coffee()
 
 
+def similarity(scale: float, angle_deg: float, tx: float, ty: float) -> np.ndarray:
+    """The ``2 3`` similarity transform with this scale, rotation and translation."""
+    a = np.deg2rad(angle_deg)
+    return np.array([[scale * np.cos(a), -scale * np.sin(a), tx], [scale * np.sin(a), scale * np.cos(a), ty]])
+
+
 class IdentityNet(torch.nn.Module):
     """Stands in for a student: returns its input, so pipeline geometry can be checked exactly."""
 

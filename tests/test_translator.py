@@ -8,7 +8,7 @@ from PIL import Image
 from conftest import IdentityNet, make_style
 from gpdface import NoFaceError, Translator, UsageError
 from gpdface.errors import InputError
-from gpdface.face.blend import feather_mask
+from gpdface.face.blend import head_mask
 
 
 @pytest.fixture
@@ -35,13 +35,14 @@ def test_two_faces_are_translated_and_background_untouched(translator, two_faces
     for face in result.faces:
         x0, y0, x1, y1 = (int(v) for v in face.box)
         assert changed[y0:y1, x0:x1].mean() > 0.5  # each face was replaced
-    # Outside every face's mask nothing changed.
+    # With `background: keep` (the test style's), nothing changed outside every face's head mask.
     import cv2
 
     size = translator.crop_size
     union = np.zeros(two_faces.shape[:2], np.float32)
     for face in result.faces:
-        union = np.maximum(union, cv2.warpAffine(feather_mask(size), face.inverse, two_faces.shape[1::-1]))
+        mask = head_mask(cv2.transform(face.landmarks[None], face.matrix)[0], size)
+        union = np.maximum(union, cv2.warpAffine(mask, face.inverse, two_faces.shape[1::-1]))
     assert not changed[union == 0].any()
     assert (union == 0).mean() > 0.5
 
@@ -189,3 +190,47 @@ def test_translate_many_pools_crops_across_images_with_the_same_results(translat
     for (_, pooled), image in zip(results, [two_faces, astronaut, two_faces], strict=True):
         single = translator(image)
         assert np.abs(pooled.image.astype(int) - single.image.astype(int)).max() <= 1  # same up to rounding
+
+
+def outside_masks(result, shape):
+    import cv2
+
+    union = np.zeros(shape[:2], np.float32)
+    for face in result.faces:
+        mask = head_mask(cv2.transform(face.landmarks[None], face.matrix)[0], face.crop.shape[0])
+        union = np.maximum(union, cv2.warpAffine(mask, face.inverse, shape[1::-1]))
+    return union == 0
+
+
+def test_background_policies_render_the_rest_of_the_photo(tmp_path, with_detector, two_faces):
+    from gpdface.background import Background, render_background
+
+    pencil = Background("pencil", blur=0.1, shading=0.5)
+    style = make_style(tmp_path, "drawn", background=pencil)
+    translator = Translator(style, device="cpu")
+    assert translator.background == pencil
+    result = translator(two_faces)
+    outside = outside_masks(result, two_faces.shape)
+    largest = result.faces[0]
+    eye_distance = np.hypot(*(translator.template[1] - translator.template[0])) / np.sqrt(
+        abs(np.linalg.det(largest.matrix[:, :2]))
+    )
+    expected = render_background(two_faces, pencil, eye_distance)
+    assert np.array_equal(result.image[outside], expected[outside])
+    assert not np.array_equal(expected, two_faces)
+
+    kept = Translator(style, device="cpu", background="keep")(two_faces)  # the caller overrides the style
+    assert np.array_equal(kept.image[outside], two_faces[outside])
+    grey = Translator(style, device="cpu", background="grey")(two_faces).image
+    assert (grey[outside][:, 0] == grey[outside][:, 2]).all()
+
+
+def test_student_background_runs_the_student_on_the_whole_photo(identity, astronaut):
+    from gpdface.background import Background
+
+    identity.background = Background("student")
+    result = identity(astronaut)
+    error = np.abs(result.image.astype(int) - astronaut.astype(int))
+    assert error.mean() < 6  # the identity student, resized there and back
+    with pytest.raises(InputError, match="background"):
+        Translator(identity.style.path, device="cpu", background="sepia")
