@@ -125,6 +125,10 @@ def translate(
     output: Annotated[
         str | None, typer.Option("--output", help="paste, crop or both (default: the style's choice).")
     ] = None,
+    background: Annotated[
+        str | None,
+        typer.Option(help="Around the faces: keep, grey, pencil or student (default: the style's choice)."),
+    ] = None,
     max_faces: Annotated[int | None, typer.Option(help="Translate at most N faces per image, largest first.")] = None,
     aligned: Annotated[bool, typer.Option(help="Inputs are aligned face crops: skip detection.")] = False,
     batch_size: Annotated[int, typer.Option(help="Face crops per forward pass.")] = 8,
@@ -144,6 +148,7 @@ def translate(
             style,
             device,
             output,
+            background,
             max_faces,
             aligned,
             batch_size,
@@ -163,6 +168,7 @@ def _translate(
     style: str,
     device: str,
     output: str | None,
+    background: str | None,
     max_faces: int | None,
     aligned: bool,
     batch_size: int,
@@ -185,6 +191,7 @@ def _translate(
         device=device,
         max_faces=max_faces,
         output=output,
+        background=background,
         batch_size=batch_size,
         threshold=threshold,
         min_face=min_face,
@@ -377,7 +384,15 @@ def finetune(
     projection_steps: Annotated[int, typer.Option(help="Projection steps per exemplar batch.")] = 300,
     rendered_pairs: Annotated[int, typer.Option(help="Pairs rendered from shared latents.")] = 2048,
     batch_size: Annotated[int, typer.Option(help="Anchor pairs per step.")] = 8,
-    lr: Annotated[float, typer.Option(help="Adam learning rate of the student.")] = 2e-3,
+    lr: Annotated[float, typer.Option(help="Adam learning rate of the student.")] = 1e-3,
+    loss: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--loss",
+            help="NAME=WEIGHT: set a loss term's weight, 0 switches it off (repeatable); terms: lowpass_l1, ssim, "
+            "adversarial, feature_matching, teacher, relative.",
+        ),
+    ] = None,
     device: Annotated[str, typer.Option(help="auto, cpu or cuda.")] = "auto",
     seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
     resume: Annotated[bool, typer.Option(help="Continue an interrupted run of the same name.")] = False,
@@ -392,6 +407,13 @@ def finetune(
     description: Annotated[str, typer.Option(help="One line describing the style.")] = "",
     license_: Annotated[str, typer.Option("--license", help="Terms of the weights and of their training data.")] = "",
     default_output: Annotated[str, typer.Option(help="paste or crop: what translate writes by default.")] = "paste",
+    background: Annotated[
+        str,
+        typer.Option(
+            help="How translate renders the photo around the faces: keep, grey, pencil (its tone fitted to the "
+            "exemplars) or student."
+        ),
+    ] = "keep",
     overwrite: Annotated[bool, typer.Option(help="Replace an existing style folder.")] = False,
     push_to_hub: Annotated[
         str | None, typer.Option(help="Upload the style to this Hub repository and print its manifest entry.")
@@ -413,6 +435,7 @@ def finetune(
             rendered_pairs=rendered_pairs,
             batch_size=batch_size,
             lr=lr,
+            weights=_parse_weights(loss or []),
             device=device,
             seed=seed,
             resume=resume,
@@ -423,6 +446,7 @@ def finetune(
             description=description,
             license=license_,
             default_output=default_output,
+            background=background,
             overwrite=overwrite,
             command=shlex.join(["gpdface", *sys.argv[1:]]),
         )
@@ -439,6 +463,20 @@ def finetune(
             print(json.dumps(entry, indent=2))
 
     guarded(body)
+
+
+def _parse_weights(items: list[str]) -> dict[str, float]:
+    """``["adversarial=0", "lowpass_l1=5"]`` → ``{"adversarial": 0.0, "lowpass_l1": 5.0}``."""
+    weights = {}
+    for item in items:
+        name, sep, value = item.partition("=")
+        try:
+            weights[name.strip()] = float(value)
+        except ValueError:
+            sep = ""
+        if not sep:
+            raise UsageError(f"--loss {item!r}: expected NAME=WEIGHT, e.g. --loss adversarial=0")
+    return weights
 
 
 @app.command("pretrain-teacher")

@@ -21,6 +21,7 @@ import torch
 from rich.console import Console
 from safetensors.torch import load_file, save
 
+from ..background import BACKGROUND_MODES, Background
 from ..errors import InputError, UsageError
 from ..face.align import template_for
 from ..hub import gpdface_home
@@ -31,6 +32,7 @@ from ..translator import pick_device
 from .adapt import CHECKPOINT as ADAPT_CHECKPOINT
 from .adapt import AdaptConfig, adapt
 from .augment import read_shards, render_pairs
+from .background_fit import fit_pencil
 from .data import AlignedPairs, align_images, align_pairs, find_pairs, find_shots
 from .distill import DistillConfig, TeacherData, distill_student
 from .evaluate import evaluate_pairs
@@ -54,7 +56,7 @@ class FinetuneRequest:
     projection_steps: int = 300
     rendered_pairs: int = 2048
     batch_size: int = 8
-    lr: float = 2e-3
+    lr: float = 1e-3
     device: str = "auto"
     seed: int = 0
     resume: bool = False
@@ -65,10 +67,11 @@ class FinetuneRequest:
     description: str = ""
     license: str = ""
     default_output: str = "paste"
+    background: str = "keep"
     overwrite: bool = False
     command: str = ""
     crop_size: int = 256  # without a teacher; with one, the teacher's resolution
-    weights: dict[str, float] = field(default_factory=dict)  # distillation term weights to override
+    weights: dict[str, float] = field(default_factory=dict)  # loss-term weights to override, by term name
 
 
 def run_finetune(request: FinetuneRequest, console: Console | None = None) -> Path:
@@ -114,9 +117,7 @@ def run_finetune(request: FinetuneRequest, console: Console | None = None) -> Pa
         lr=request.lr,
         seed=request.seed,
         student=StudentConfig(resolution=size),
-    )
-    for key, value in request.weights.items():
-        setattr(config, key, value)
+    ).with_weights(request.weights)
     _write_json(
         run_dir / "request.json", {"config": config.to_dict(), "pairs": pairs.names, "teacher": request.teacher}
     )
@@ -130,7 +131,7 @@ def run_finetune(request: FinetuneRequest, console: Console | None = None) -> Pa
             device,
             resume=request.resume,
             teacher_data=teacher_data,
-            on_step=lambda step, loss: progress.update(task, completed=step, info=loss_info(loss)),
+            on_step=lambda step, values: progress.update(task, completed=step, info=loss_info(values)),
         )
 
     stage("evaluate", "")
@@ -145,17 +146,22 @@ def run_finetune(request: FinetuneRequest, console: Console | None = None) -> Pa
         )
 
     stage("export", str(style_dir))
+    background, background_report = _fit_background(request.background, pairs, template)
+    if background_report:
+        _write_json(run_dir / "background.json", background_report)
+        console.print(f"    pencil background fitted on {background_report['pairs']} pair(s)")
     info = StyleInfo(
         name=request.name,
         description=request.description or f"made by gpdface finetune from {len(pairs)} exemplar(s)",
         crop_size=size,
         template=tuple(tuple(float(v) for v in p) for p in template),
         default_output=request.default_output,
+        background=background,
         license=request.license,
         provenance={
             "method": "GPD: anchor-based distillation from an adapted teacher"
             if teacher is not None
-            else "student trained on exemplar pairs (anchor term: L1 + MS-SSIM), no teacher",
+            else "student trained on exemplar pairs (conditional patch discriminator + low-passed L1), no teacher",
             "teacher": request.teacher,
             "data": [str(p) for p in request.pair_dirs] or [str(request.shots_dir)],
             "shots": len(pairs),
@@ -172,7 +178,7 @@ def run_finetune(request: FinetuneRequest, console: Console | None = None) -> Pa
                 ),
             },
             "seed": request.seed,
-            "loss_weights": {k: v for k, v in config.to_dict().items() if k.endswith("_weight")},
+            "terms": {k: v for k, v in config.term_weights(teacher is not None).items() if v > 0},
             "config": config.to_dict(),
             "command": request.command,
             "metrics": metrics,
@@ -271,6 +277,14 @@ def _teacher_stages(request, teacher, pairs: AlignedPairs, run_dir: Path, stage,
     )
 
 
+def _fit_background(mode: str, pairs: AlignedPairs, template: np.ndarray) -> tuple[Background, dict]:
+    """The style's background; a ``pencil`` one gets its tone fitted to the pairs (see background_fit)."""
+    if mode != "pencil":
+        return Background(mode), {}
+    eye_distance = float(np.hypot(*(np.asarray(template[1]) - np.asarray(template[0]))))
+    return fit_pencil(pairs, eye_distance)
+
+
 def _validate(request: FinetuneRequest) -> None:
     if bool(request.pair_dirs) == (request.shots_dir is not None):
         raise InputError("give either --shots DIR (stylized exemplars) or --pairs DIR (source/ + target/), not both")
@@ -278,6 +292,9 @@ def _validate(request: FinetuneRequest) -> None:
         raise InputError("--steps and --batch-size must be at least 1")
     if request.default_output not in ("paste", "crop"):
         raise InputError("--default-output must be paste or crop")
+    DistillConfig().with_weights(request.weights)  # unknown terms and negative weights, named
+    if request.background not in BACKGROUND_MODES:
+        raise InputError(f"--background must be one of {', '.join(BACKGROUND_MODES)}, not {request.background!r}")
     if not request.name or "/" in request.name or request.name.startswith("."):
         raise InputError(f"--name {request.name!r} must be a plain name (letters, digits, - and _)")
     # Check the exemplars before anything slow (or a teacher download) happens.

@@ -55,7 +55,7 @@ def test_interrupted_training_resumes_where_it_stopped(pair_dir, detector, tmp_p
     assert torch.load(tmp_path / "run" / CHECKPOINT, weights_only=True)["step"] == 2
     seen = []
     resumed = distill_student(
-        pairs, config, tmp_path / "run", torch.device("cpu"), resume=True, on_step=lambda step, loss: seen.append(step)
+        pairs, config, tmp_path / "run", torch.device("cpu"), resume=True, on_step=lambda step, _: seen.append(step)
     )
     assert seen == [3, 4, 5, 6]  # continued from the last checkpoint
     for key, value in straight.state_dict().items():
@@ -81,6 +81,12 @@ def test_finetune_command_exports_a_usable_style(pair_dir, with_detector, tmp_pa
         str(pair_dir),
         "--license",
         "research use (CUFS)",
+        "--background",
+        "pencil",
+        "--loss",
+        "ssim=0.5",
+        "--loss",
+        "feature_matching=0",
     ]
     result = runner.invoke(app, args)
     assert result.exit_code == 0, result.output
@@ -91,6 +97,13 @@ def test_finetune_command_exports_a_usable_style(pair_dir, with_detector, tmp_pa
     meta = json.loads((style_dir / "style.json").read_text())
     assert meta["license"] == "research use (CUFS)" and meta["provenance"]["steps"] == {"distill": 2}
     assert set(meta["provenance"]["metrics"]) == {"anchors", str(pair_dir)}
+    # exactly the terms that ran, with their weights; the pencil background's tone fitted to the pairs
+    assert meta["provenance"]["terms"] == {"lowpass_l1": 10.0, "ssim": 0.5, "adversarial": 1.0}
+    assert meta["background"]["mode"] == "pencil" and len(meta["background"]["tone"]) == 256
+    run = __import__("gpdface.hub", fromlist=["gpdface_home"]).gpdface_home() / "runs" / "tiny"
+    logged = [json.loads(line) for line in (run / "losses.jsonl").read_text().splitlines()]
+    assert [entry["step"] for entry in logged] == [2]
+    assert set(logged[0]) == {"step", "lowpass_l1", "ssim", "adversarial", "disc", "total"}
     assert load_style("tiny").info.crop_size == 256
     again = runner.invoke(app, args)  # an earlier run exists: refuse rather than overwrite silently
     assert again.exit_code == 2 and "--resume" in again.stderr
@@ -156,6 +169,15 @@ def test_finetune_from_five_shots_with_the_dcgan_teacher(with_detector, monkeypa
     Image.fromarray(astronaut).save(tmp_path / "a.png")
     out = runner.invoke(app, ["translate", str(tmp_path / "a.png"), "--style", "s5", "-o", str(tmp_path / "o.png")])
     assert out.exit_code == 0, out.output
+
+
+def test_loss_weights_are_checked(tmp_path, pair_dir):
+    runner = CliRunner()
+    base = ["finetune", "--pairs", str(pair_dir), "--name", "x", "--teacher", "none", "--steps", "1"]
+    unknown = runner.invoke(app, [*base, "--loss", "perceptual=1"])
+    assert unknown.exit_code == 1 and "unknown loss term perceptual; known: lowpass_l1" in unknown.stderr
+    malformed = runner.invoke(app, [*base, "--loss", "adversarial"])
+    assert malformed.exit_code == 2 and "NAME=WEIGHT" in malformed.stderr
 
 
 def test_shot_errors_are_one_line(tmp_path):
