@@ -11,6 +11,7 @@ import torch
 from ..imageio import to_tensor, to_uint8
 from ..nets.student import StudentNet
 from .data import AlignedPairs, warp_pair
+from .identity import IdentityScorer
 from .losses import ssim
 
 
@@ -113,12 +114,26 @@ def mean_grey_scores(images: list[np.ndarray], references: list[np.ndarray]) -> 
 
 
 def evaluate_pairs(
-    model: StudentNet, pairs: AlignedPairs, device: torch.device, with_floor: bool = True
+    model: StudentNet,
+    pairs: AlignedPairs,
+    device: torch.device,
+    with_floor: bool = True,
+    identity: IdentityScorer | None = None,
 ) -> dict[str, float]:
     """Mean SSIM and FSIM (FSIM needs ``piq``) of the student against the targets, and with ``with_floor``
-    of the grey source photo (the floor)."""
+    of the grey source photo (the floor).
+
+    With an ``identity`` scorer, also ``rank1``: sketch → photo recognition rank-1 of the student's
+    drawings, and with ``with_floor`` ``rank1_artist``, the same for the artists' own sketches.
+    """
     report: dict[str, float] = {"pairs": len(pairs)}
-    report |= mean_grey_scores(stylize_in_frame(model, pairs, device), pairs.targets)
+    drawn = stylize_in_frame(model, pairs, device)
+    report |= mean_grey_scores(drawn, pairs.targets)
     if with_floor:
         report |= {f"{m}_photo": v for m, v in mean_grey_scores(pairs.sources, pairs.targets).items()}
+    if identity is not None:
+        gallery = identity.descriptors(pairs)
+        report["rank1"] = identity.rank1(pairs, drawn, gallery).rank1
+        if with_floor:
+            report["rank1_artist"] = identity.rank1(pairs, pairs.targets, gallery).rank1
     return report

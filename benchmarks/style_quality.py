@@ -1,0 +1,100 @@
+"""Styles side by side on photo/sketch test pairs, in one run: SSIM, FSIM and identity rank-1.
+
+    python benchmarks/style_quality.py --style sketch --style path/to/older_sketch \
+        --test ../shared/assets/cufs/ar/test --test ../shared/assets/cufs/xm2vts/test --out result.json
+
+Each style is scored with the field's protocol through the same ``evaluate_pairs`` that ``gpdface finetune
+--eval`` runs: its drawing of each test photo (aligned to the style's template at its crop size) is pasted
+back into the photo's own frame, the grey photo outside the crop, both grey; SSIM (Gaussian σ 1.5,
+population covariance) and FSIM (piq). Rows for the grey photo itself (the floor) and, for identity, the
+artists' own sketches: sketch → photo rank-1 with dlib's ResNet descriptor over each test set (needs the
+dev extra; skipped with a note otherwise). Prints one JSON document; --grid-dir saves picture grids.
+"""
+
+from __future__ import annotations
+
+import argparse
+import platform
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from emit import emit
+
+from gpdface.face.detect import RetinaFaceDetector
+from gpdface.style import load_style
+from gpdface.train.data import AlignedPairs, align_pairs, find_pairs
+from gpdface.train.evaluate import evaluate_pairs, stylize_in_frame
+from gpdface.train.identity import IdentityScorer, IdentityUnavailable
+from gpdface.train.visual import save_grid
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--style", action="append", required=True, help="style name or folder (repeatable)")
+    parser.add_argument("--label", action="append", default=None, help="a name per --style for the report")
+    parser.add_argument("--test", type=Path, action="append", required=True, help="pairs folder (repeatable)")
+    parser.add_argument("--grid-dir", type=Path, default=None)
+    parser.add_argument("--out", type=Path, default=None)
+    args = parser.parse_args()
+    labels = args.label or args.style
+    if len(labels) != len(args.style):
+        parser.error("give one --label per --style")
+    started = time.perf_counter()
+    device = torch.device("cpu")
+    detector = RetinaFaceDetector()
+    try:
+        identity: IdentityScorer | None = IdentityScorer()
+    except IdentityUnavailable as exc:
+        identity, note = None, str(exc)
+    else:
+        note = "sketch → photo rank-1, dlib ResNet descriptor, photo geometry for every image"
+    report: dict = {
+        "protocol": "photo frame (grey photo outside the crop), grey; SSIM Gaussian σ 1.5; FSIM piq",
+        "identity": note,
+        "machine": f"{platform.machine()}, {torch.get_num_threads()} threads, torch {torch.__version__}",
+        "styles": dict(zip(labels, args.style, strict=True)),
+        "results": {},
+    }
+    styles = {label: load_style(name) for label, name in zip(labels, args.style, strict=True)}
+    for folder in args.test:
+        files = find_pairs(folder)
+        per_set: dict = {}
+        drawn_rows = {}
+        for index, (label, style) in enumerate(styles.items()):
+            pairs = align_pairs(files, detector, style.info.crop_size, style.info.template_array())
+            scores = evaluate_pairs(style.model, pairs, device, with_floor=index == 0, identity=identity)
+            if index == 0:
+                floor = {"ssim": scores.pop("ssim_photo"), "pairs": scores["pairs"]}
+                if "fsim_photo" in scores:
+                    floor["fsim"] = scores.pop("fsim_photo")
+                per_set["grey photo (floor)"] = floor
+                if "rank1_artist" in scores:
+                    per_set["artists' sketches"] = {"rank1": scores.pop("rank1_artist"), "pairs": scores["pairs"]}
+            per_set[label] = scores
+            drawn_rows[label] = (pairs, style)
+        report["results"][str(folder)] = per_set
+        if args.grid_dir is not None:
+            write_grid(args.grid_dir / f"{folder.parent.name}_{folder.name}.png", drawn_rows, device)
+    report["seconds"] = time.perf_counter() - started
+    emit(report, args.out)
+
+
+def write_grid(path: Path, drawn_rows: dict, device, count: int = 6) -> None:
+    """Rows: test photo, artist's sketch, then each style's drawing, in the photo frame."""
+    first_pairs = next(iter(drawn_rows.values()))[0]
+    picks = np.linspace(0, len(first_pairs) - 1, count).round().astype(int)
+    rows = [[first_pairs.sources[i] for i in picks], [first_pairs.targets[i] for i in picks]]
+    for pairs, style in drawn_rows.values():
+        chosen = AlignedPairs(
+            [pairs.names[i] for i in picks], [pairs.sources[i] for i in picks], [pairs.targets[i] for i in picks],
+            [pairs.matrices[i] for i in picks], pairs.crop_size,
+        )  # fmt: skip
+        rows.append(stylize_in_frame(style.model, chosen, device))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    save_grid(path, rows, tile=200)
+
+
+if __name__ == "__main__":
+    main()
