@@ -404,6 +404,9 @@ def finetune(
     evaluate: Annotated[
         list[Path] | None, typer.Option("--eval", help="Pairs folders to report SSIM on at the end (repeatable).")
     ] = None,
+    identity: Annotated[
+        bool, typer.Option(help="Also report identity rank-1 on the --eval sets (needs the dev extra: dlib).")
+    ] = False,
     description: Annotated[str, typer.Option(help="One line describing the style.")] = "",
     license_: Annotated[str, typer.Option("--license", help="Terms of the weights and of their training data.")] = "",
     default_output: Annotated[str, typer.Option(help="paste or crop: what translate writes by default.")] = "paste",
@@ -443,6 +446,7 @@ def finetune(
             out=out_dir,
             aligned=aligned,
             eval_dirs=evaluate or [],
+            identity=identity,
             description=description,
             license=license_,
             default_output=default_output,

@@ -204,9 +204,11 @@ def distill_student(
     batches = PairBatches(pairs, config.batch_size, config.augment, config.seed, config.window)
     objective = StudentObjective(config.objective, device, seed=config.seed + 2, image_channels=3)
     terms = _TeacherTerms(teacher_data, pairs, config, device) if teacher_data is not None else None
-    start = 0
+    start, earlier_seconds = 0, 0.0
     if resume and (run_dir / CHECKPOINT).is_file():
         start = _load_checkpoint(run_dir / CHECKPOINT, model, ema, optimizer, scheduler, batches, objective, terms)
+        earlier_seconds = training_seconds(run_dir)
+    began = time.perf_counter()
     log = _LossLog(run_dir / LOSS_LOG, start)
     preview = _preview_crops(pairs)
     model.train()
@@ -231,7 +233,10 @@ def distill_student(
             _write_samples(run_dir / f"samples_{done:06d}.png", ema.model, preview, device)
         if done % config.checkpoint_every == 0 or done == config.steps:
             log.flush()
-            _save_checkpoint(run_dir / CHECKPOINT, model, ema, optimizer, scheduler, batches, done, objective, terms)
+            seconds = earlier_seconds + time.perf_counter() - began
+            _save_checkpoint(
+                run_dir / CHECKPOINT, model, ema, optimizer, scheduler, batches, done, objective, terms, seconds
+            )
     log.flush()
     return ema.model.eval()
 
@@ -310,11 +315,29 @@ def _write_samples(path: Path, model: StudentNet, preview, device: torch.device)
     save_grid(path, [[s for s, _ in preview], [t for _, t in preview], list(outputs)])
 
 
+def training_seconds(run_dir: str | Path) -> float:
+    """Seconds spent training up to the last checkpoint in ``run_dir``, summed over resumed runs."""
+    path = Path(run_dir) / CHECKPOINT
+    if not path.is_file():
+        return 0.0
+    return float(torch.load(path, map_location="cpu", weights_only=True).get("seconds", 0.0))
+
+
 def _save_checkpoint(
-    path: Path, model, ema: StudentEMA, optimizer, scheduler, batches: PairBatches, step: int, objective, terms=None
+    path: Path,
+    model,
+    ema: StudentEMA,
+    optimizer,
+    scheduler,
+    batches: PairBatches,
+    step: int,
+    objective,
+    terms=None,
+    seconds: float = 0.0,
 ) -> None:
     state = {
         "step": step,
+        "seconds": seconds,
         "model": model.state_dict(),
         "ema": ema.model.state_dict(),
         "optimizer": optimizer.state_dict(),

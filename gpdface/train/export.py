@@ -35,10 +35,11 @@ def model_card(info: StyleInfo, parameters: int) -> str:
         "| --- | --- |",
         f"| crop size | {info.crop_size} px, FFHQ-style 5-point alignment |",
         f"| default output | {info.default_output} |",
+        f"| background | {info.background.mode} (around the faces; `--background` overrides it) |",
         f"| student parameters | {parameters:,} |",
         f"| licence | {info.license or 'not stated'} |",
     ]
-    for key in ("method", "data", "teacher", "shots", "steps", "seed", "command"):
+    for key in ("method", "terms", "data", "teacher", "shots", "steps", "seed", "device", "command"):
         if key in provenance:
             lines.append(f"| {key} | {provenance[key]} |")
     metrics = provenance.get("metrics", {})
@@ -55,6 +56,12 @@ def model_card(info: StyleInfo, parameters: int) -> str:
         for name, m in metrics.items():
             fsim = f"{m['fsim']:.4f} | {m['fsim_photo']:.4f}" if "fsim" in m else "– | –"
             lines.append(f"| {name} | {m['ssim']:.4f} | {m['ssim_photo']:.4f} | {fsim} | {m['pairs']} |")
+        if any("rank1" in m for m in metrics.values()):
+            lines += ["", "Identity: sketch → photo recognition rank-1 (dlib ResNet descriptor) over each set.", ""]
+            lines += ["| evaluation set | rank-1, this style | rank-1, the artists' sketches |", "| --- | --- | --- |"]
+            for name, m in metrics.items():
+                if "rank1" in m:
+                    lines.append(f"| {name} | {m['rank1']:.3f} | {m.get('rank1_artist', float('nan')):.3f} |")
     lines += ["", "Use: `gpdface translate photo.jpg --style <this folder or its name>`", ""]
     return "\n".join(lines)
 

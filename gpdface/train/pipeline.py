@@ -34,9 +34,10 @@ from .adapt import AdaptConfig, adapt
 from .augment import read_shards, render_pairs
 from .background_fit import fit_pencil
 from .data import AlignedPairs, align_images, align_pairs, find_pairs, find_shots
-from .distill import DistillConfig, TeacherData, distill_student
+from .distill import DistillConfig, TeacherData, distill_student, training_seconds
 from .evaluate import evaluate_pairs
 from .export import export_style
+from .identity import IdentityScorer
 from .invert import project
 from .progress import job_progress, loss_info
 from .teachers.registry import DEFAULT_TEACHER
@@ -64,6 +65,7 @@ class FinetuneRequest:
     out: Path | None = None
     aligned: bool = False
     eval_dirs: list[Path] = field(default_factory=list)
+    identity: bool = False  # identity rank-1 on the eval sets (dev extra)
     description: str = ""
     license: str = ""
     default_output: str = "paste"
@@ -92,6 +94,7 @@ def run_finetune(request: FinetuneRequest, console: Console | None = None) -> Pa
         raise UsageError(f"{style_dir} exists; pass --overwrite to replace it or choose another --name")
     run_dir.mkdir(parents=True, exist_ok=True)
     device = pick_device(request.device)
+    identity = IdentityScorer() if request.identity else None  # fails now, not after training, without dlib
     torch.manual_seed(request.seed)
     teacher = None
     if request.teacher != "none":
@@ -137,11 +140,13 @@ def run_finetune(request: FinetuneRequest, console: Console | None = None) -> Pa
     stage("evaluate", "")
     metrics = {"anchors": evaluate_pairs(model, pairs, device)}
     for folder in request.eval_dirs:
-        metrics[str(folder)] = evaluate_pairs(model, _load_pairs([folder], detector, size, template), device)
+        eval_pairs = _load_pairs([folder], detector, size, template)
+        metrics[str(folder)] = evaluate_pairs(model, eval_pairs, device, identity=identity)
     for key, value in metrics.items():
         console.print(
             f"    {key}: SSIM {value['ssim']:.4f} (grey photo {value['ssim_photo']:.4f})"
             + (f", FSIM {value['fsim']:.4f} (grey photo {value['fsim_photo']:.4f})" if "fsim" in value else "")
+            + (f", rank-1 {value['rank1']:.3f} (artists {value['rank1_artist']:.3f})" if "rank1" in value else "")
             + f", {value['pairs']} pairs"
         )
 
@@ -178,6 +183,8 @@ def run_finetune(request: FinetuneRequest, console: Console | None = None) -> Pa
                 ),
             },
             "seed": request.seed,
+            "device": _device_description(device),
+            "distill_seconds": round(training_seconds(run_dir)),
             "terms": {k: v for k, v in config.term_weights(teacher is not None).items() if v > 0},
             "config": config.to_dict(),
             "command": request.command,
@@ -283,6 +290,15 @@ def _fit_background(mode: str, pairs: AlignedPairs, template: np.ndarray) -> tup
         return Background(mode), {}
     eye_distance = float(np.hypot(*(np.asarray(template[1]) - np.asarray(template[0]))))
     return fit_pencil(pairs, eye_distance)
+
+
+def _device_description(device: torch.device) -> str:
+    """What trained the style, for its card: the accelerator's name, or the CPU's threads."""
+    if device.type == "cuda":
+        return f"cuda ({torch.cuda.get_device_name(device)})"
+    import platform
+
+    return f"cpu ({platform.machine()}, {torch.get_num_threads()} threads, torch {torch.__version__})"
 
 
 def _validate(request: FinetuneRequest) -> None:

@@ -171,6 +171,20 @@ def test_finetune_from_five_shots_with_the_dcgan_teacher(with_detector, monkeypa
     assert out.exit_code == 0, out.output
 
 
+def test_finetune_reports_identity_when_asked(pair_dir, with_detector):
+    pytest.importorskip("dlib", reason="the identity figure needs the dev extra (dlib-bin)")
+    args = ["finetune", "--pairs", str(pair_dir), "--name", "ident", "--teacher", "none", "--steps", "1"]
+    result = CliRunner().invoke(app, [*args, "--batch-size", "1", "--eval", str(pair_dir), "--identity"])
+    assert result.exit_code == 0, result.output
+    from gpdface.style import user_styles_dir
+
+    meta = json.loads((user_styles_dir() / "ident" / "style.json").read_text())
+    scores = meta["provenance"]["metrics"][str(pair_dir)]
+    assert 0 <= scores["rank1"] <= 1 and 0 <= scores["rank1_artist"] <= 1
+    assert "rank-1" in (user_styles_dir() / "ident" / "README.md").read_text()
+    assert meta["provenance"]["device"].startswith("cpu (") and meta["provenance"]["distill_seconds"] >= 0
+
+
 def test_loss_weights_are_checked(tmp_path, pair_dir):
     runner = CliRunner()
     base = ["finetune", "--pairs", str(pair_dir), "--name", "x", "--teacher", "none", "--steps", "1"]
