@@ -8,7 +8,9 @@ Each style is scored with the field's protocol through the same ``evaluate_pairs
 back into the photo's own frame, the grey photo outside the crop, both grey; SSIM (Gaussian σ 1.5,
 population covariance) and FSIM (piq). Rows for the grey photo itself (the floor) and, for identity, the
 artists' own sketches: sketch → photo rank-1 with dlib's ResNet descriptor over each test set (needs the
-dev extra; skipped with a note otherwise). Prints one JSON document; --grid-dir saves picture grids.
+dev extra; skipped with a note otherwise). ``tone_response``: how much a style's drawing of a face darkens
+when its photo is darkened (γ = 2), as a share of the photo's change — about 0 for a style that draws
+every skin tone alike. Prints one JSON document; --grid-dir saves picture grids.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ from emit import emit
 from gpdface.face.detect import RetinaFaceDetector
 from gpdface.style import load_style
 from gpdface.train.data import AlignedPairs, align_pairs, find_pairs
-from gpdface.train.evaluate import evaluate_pairs, stylize_in_frame
+from gpdface.train.evaluate import evaluate_pairs, stylize_in_frame, tone_response
 from gpdface.train.identity import IdentityScorer, IdentityUnavailable
 from gpdface.train.visual import save_grid
 
@@ -65,6 +67,7 @@ def main() -> None:
         for index, (label, style) in enumerate(styles.items()):
             pairs = align_pairs(files, detector, style.info.crop_size, style.info.template_array())
             scores = evaluate_pairs(style.model, pairs, device, with_floor=index == 0, identity=identity)
+            scores["tone_response"] = tone_response(style.model, pairs, device)
             if index == 0:
                 floor = {"ssim": scores.pop("ssim_photo"), "pairs": scores["pairs"]}
                 if "fsim_photo" in scores:

@@ -238,7 +238,29 @@ def distill_student(
                 run_dir / CHECKPOINT, model, ema, optimizer, scheduler, batches, done, objective, terms, seconds
             )
     log.flush()
-    return ema.model.eval()
+    return recalibrate_batchnorm(ema.model, batches)
+
+
+@torch.no_grad()
+def recalibrate_batchnorm(model: StudentNet, batches: PairBatches, count: int = 64) -> StudentNet:
+    """Re-measure a batch-normalised student's statistics on ``count`` training batches, in eval mode after.
+
+    The running statistics were gathered under the live weights; the exported weights are their moving
+    average, whose activations differ slightly. Without batch norm the model is returned as it is.
+    """
+    norms = [m for m in model.modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)]
+    if not norms:
+        return model.eval()
+    device = next(model.parameters()).device
+    for norm in norms:
+        norm.reset_running_stats()
+        norm.momentum = None  # a cumulative average over the batches below
+    model.train()
+    for _ in range(count):
+        model(batches.sample()[0].to(device))
+    for norm in norms:
+        norm.momentum = 0.1
+    return model.eval()
 
 
 class _LossLog:

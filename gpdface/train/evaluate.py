@@ -81,6 +81,29 @@ def _paste_in_frame(crop: np.ndarray, photo: np.ndarray, matrix: np.ndarray) -> 
     return np.clip(blended + 0.5, 0, 255).astype(np.uint8)
 
 
+@torch.inference_mode()
+def tone_response(model: StudentNet, pairs: AlignedPairs, device: torch.device, gamma: float = 2.0) -> float:
+    """How much the drawing of a face darkens when its photo does: the mean grey change over the face's
+    central region (cheeks, nose, mouth) of the drawing, divided by that of the photo, when each aligned
+    photo goes through the tone curve x ↦ x^gamma.
+
+    About 0 for a style that draws every skin tone alike (dark skin comes out as light as light skin);
+    about 1 for one that carries the photo's tone into the drawing.
+    """
+    model.eval()
+    size = pairs.crop_size
+    region = (slice(round(0.39 * size), round(0.78 * size)), slice(round(0.31 * size), round(0.69 * size)))
+    curve = np.clip(np.rint(255.0 * (np.arange(256) / 255.0) ** gamma), 0, 255).astype(np.uint8)
+    photo_change, drawing_change = [], []
+    for index in range(len(pairs)):
+        crop = pairs.crops(index)[0]
+        batch = torch.stack([to_tensor(crop), to_tensor(curve[crop])]).to(device)
+        drawn = to_uint8(model(batch).float())
+        photo_change.append(float(crop[region].mean()) - float(curve[crop][region].mean()))
+        drawing_change.append(float(drawn[0][region].mean()) - float(drawn[1][region].mean()))
+    return float(np.mean(drawing_change) / max(np.mean(photo_change), 1e-6))
+
+
 def grey_scores(images: list[np.ndarray], references: list[np.ndarray], batch: int = 4) -> dict[str, list[float]]:
     """Per-pair SSIM and (with ``piq``) FSIM, computed in small batches of same-sized images: the same values
     as ``grey_ssim``/``grey_fsim`` one by one, with fewer calls."""

@@ -1,5 +1,6 @@
 import numpy as np
 import pytest
+import torch
 
 from gpdface.train.data import AlignedPairs
 from gpdface.train.evaluate import _paste_in_frame, grey_fsim, grey_scores, grey_ssim, sketch_through_frame
@@ -40,3 +41,20 @@ def test_sketch_through_frame_loses_only_what_the_crop_resolution_loses():
     small = sketch_through_frame(pairs)[0]
     assert grey_ssim(same_size, sketch) > 0.99  # a crop as fine as the photo loses nothing
     assert grey_ssim(small, sketch) < 0.5  # a 4× smaller crop cannot hold per-pixel detail
+
+
+def test_tone_response_tells_a_tone_blind_style_from_a_faithful_one(detector):
+    from conftest import IdentityNet, asset
+    from gpdface.face.align import template_for
+    from gpdface.train.data import align_pairs, find_pairs
+    from gpdface.train.evaluate import tone_response
+
+    pairs = align_pairs(find_pairs(asset("cufs/ar/test"))[:3], detector, 128, template_for(128))
+    device = torch.device("cpu")
+    assert tone_response(IdentityNet(), pairs, device) == pytest.approx(1.0, abs=0.02)
+
+    class Flat(torch.nn.Module):  # draws the same grey whatever the photo
+        def forward(self, x):
+            return torch.zeros_like(x)
+
+    assert abs(tone_response(Flat(), pairs, device)) < 1e-6
