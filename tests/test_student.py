@@ -38,10 +38,11 @@ def test_flop_count_of_a_single_conv():
     assert count_flops(conv, 16) == 2 * 3 * 9 * 8 * 16 * 16
 
 
-@pytest.mark.parametrize("norm", ["instance", "batch", "none"])
-def test_save_load_round_trip(tmp_path, norm):
+@pytest.mark.parametrize(("norm", "upsample"), [("instance", "nearest"), ("batch", "bilinear"), ("none", "bilinear")])
+def test_save_load_round_trip(tmp_path, norm, upsample):
     torch.manual_seed(0)
-    model = StudentNet(StudentConfig(resolution=64, channels=(8, 16, 32), res_blocks=2, norm=norm)).eval()
+    config = StudentConfig(resolution=64, channels=(8, 16, 32), res_blocks=2, norm=norm, upsample=upsample)
+    model = StudentNet(config).eval()
     save_student(model, tmp_path / "s", dtype=torch.float32)
     loaded = load_student(tmp_path / "s")
     assert loaded.config == model.config
@@ -88,3 +89,34 @@ def test_invalid_config():
         StudentConfig(resolution=100, channels=(8, 16, 32, 64))
     with pytest.raises(ValueError):
         StudentConfig(norm="layer")
+    with pytest.raises(ValueError, match="upsample"):
+        StudentConfig(upsample="bicubic")
+
+
+def test_a_config_written_before_the_options_means_the_student_of_then():
+    """Styles saved before ``norm`` had a batch default and ``upsample`` existed load as they were trained."""
+    old = {"model": "StudentNet", "resolution": 256, "channels": [16, 32, 64, 128], "res_blocks": 4}
+    assert StudentConfig.from_dict(old) == StudentConfig(norm="instance", upsample="nearest")
+    assert StudentConfig.from_dict({**old, "norm": "instance"}).upsample == "nearest"
+    assert StudentConfig.from_dict(json.loads(StudentConfig().to_json())) == StudentConfig()
+
+
+@pytest.mark.parametrize(("norm", "local"), [("batch", True), ("none", True), ("instance", False)])
+def test_a_window_is_drawn_as_in_the_whole_crop_unless_instance_normalised(norm, local):
+    """Why the default is batch norm: in eval mode the drawing of a window equals the whole crop's drawing
+    there (away from the window's edges), so training on windows and running on crops or whole photos
+    agree. Instance norm makes every pixel depend on the whole input's statistics."""
+    torch.manual_seed(0)
+    model = StudentNet(StudentConfig(resolution=64, channels=(8, 16, 32), res_blocks=1, norm=norm)).eval()
+    if norm == "batch":  # give the running statistics something other than their initial values
+        for module in model.modules():
+            if isinstance(module, torch.nn.BatchNorm2d):
+                module.running_mean.uniform_(-0.5, 0.5)
+                module.running_var.uniform_(0.5, 2.0)
+    x = torch.rand(1, 3, 128, 128) * 2 - 1
+    x[..., :, 64:] = x[..., :, 64:] * 0.2 - 0.7  # the right half darker: different statistics
+    with torch.no_grad():
+        whole, window = model(x), model(x[..., 16:112, :96])  # offsets: multiples of the 4× downsampling
+    margin = 28  # beyond the network's reach from the window's edges
+    difference = (whole[..., 16:112, :96] - window)[..., margin:-margin, margin:-margin].abs().max()
+    assert (difference < 1e-5) if local else (difference > 1e-2)

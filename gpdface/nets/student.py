@@ -6,8 +6,10 @@ Layout (``channels = (c0, c1, …, cn)``, ``n`` downsamplings)::
                       │                  │                                         │
     y (B 3 R R) ─ head ─ + ─ up ─ … ─ + ─ up ◄─────────────────────────────────────┘
 
-Skips are added, not concatenated, which keeps the decoder as cheap as the encoder. Upsampling is
-nearest-neighbour followed by a 3×3 convolution, which avoids the checkerboard of transposed convolutions.
+Skips are added, not concatenated, which keeps the decoder as cheap as the encoder. Upsampling is a resize
+followed by a 3×3 convolution, which avoids the checkerboard of transposed convolutions; bilinear resizing
+(the default) also avoids the 2ⁿ-pixel blocks that cascaded nearest-neighbour resizing left in adversarially
+trained students (nearest is kept for configurations written before the option existed).
 The configuration is saved as ``config.json`` beside ``model.safetensors``.
 """
 
@@ -26,6 +28,7 @@ from ..errors import WeightsError
 from ..shapes import check_shape
 
 NORMS = ("instance", "batch", "none")
+UPSAMPLING = ("bilinear", "nearest")
 
 
 @dataclass(frozen=True)
@@ -37,6 +40,7 @@ class StudentConfig:
         channels: feature channels at each scale, finest first; ``len(channels) - 1`` downsamplings.
         res_blocks: residual blocks at the coarsest scale.
         norm: ``instance``, ``batch`` or ``none``.
+        upsample: ``bilinear`` or ``nearest`` resizing before each decoder convolution.
         in_channels: input image channels.
         out_channels: output image channels.
     """
@@ -44,7 +48,8 @@ class StudentConfig:
     resolution: int = 256
     channels: tuple[int, ...] = (16, 32, 64, 128)
     res_blocks: int = 4
-    norm: str = "instance"
+    norm: str = "batch"
+    upsample: str = "bilinear"
     in_channels: int = 3
     out_channels: int = 3
 
@@ -52,6 +57,8 @@ class StudentConfig:
         object.__setattr__(self, "channels", tuple(int(c) for c in self.channels))
         if self.norm not in NORMS:
             raise ValueError(f"norm must be one of {NORMS}, got {self.norm!r}")
+        if self.upsample not in UPSAMPLING:
+            raise ValueError(f"upsample must be one of {UPSAMPLING}, got {self.upsample!r}")
         if len(self.channels) < 1 or min(self.channels) < 1:
             raise ValueError(f"channels must be positive, got {self.channels}")
         if self.resolution % (2 ** (len(self.channels) - 1)):
@@ -66,7 +73,9 @@ class StudentConfig:
         unknown = set(data) - known - {"model"}
         if unknown:
             raise WeightsError(f"config.json has unknown keys {sorted(unknown)}; is this a newer gpdface's style?")
-        return cls(**{k: v for k, v in data.items() if k in known})
+        # Written before these options existed: the instance-normalised, nearest-upsampling student of then.
+        legacy = {"norm": "instance", "upsample": "nearest"}
+        return cls(**{**legacy, **{k: v for k, v in data.items() if k in known}})
 
 
 def _norm(kind: str, channels: int) -> nn.Module:
@@ -102,14 +111,17 @@ class ResBlock(nn.Module):
 
 
 class UpBlock(nn.Module):
-    """Nearest ×2 upsampling then a ``ConvBlock``."""
+    """×2 resizing (bilinear or nearest) then a ``ConvBlock``."""
 
-    def __init__(self, cin: int, cout: int, norm: str) -> None:
+    def __init__(self, cin: int, cout: int, norm: str, mode: str = "bilinear") -> None:
         super().__init__()
         self.conv = ConvBlock(cin, cout, norm)
+        self.mode = mode
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.conv(F.interpolate(x, scale_factor=2.0, mode="nearest"))
+        if self.mode == "nearest":
+            return self.conv(F.interpolate(x, scale_factor=2.0, mode="nearest"))
+        return self.conv(F.interpolate(x, scale_factor=2.0, mode="bilinear", align_corners=False))
 
 
 class StudentNet(nn.Module):
@@ -122,7 +134,9 @@ class StudentNet(nn.Module):
         self.stem = ConvBlock(config.in_channels, ch[0], norm)
         self.down = nn.ModuleList(ConvBlock(ch[i], ch[i + 1], norm, stride=2) for i in range(len(ch) - 1))
         self.middle = nn.Sequential(*(ResBlock(ch[-1], norm) for _ in range(config.res_blocks)))
-        self.up = nn.ModuleList(UpBlock(ch[i + 1], ch[i], norm) for i in reversed(range(len(ch) - 1)))
+        self.up = nn.ModuleList(
+            UpBlock(ch[i + 1], ch[i], norm, config.upsample) for i in reversed(range(len(ch) - 1))
+        )
         self.head = nn.Conv2d(ch[0], config.out_channels, 3, padding=1, padding_mode="reflect")
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
