@@ -33,8 +33,9 @@ app = typer.Typer(
 # The registry's DEFAULT_TEACHER, written out so that the CLI starts without importing torch (a test keeps them equal).
 DEFAULT_TEACHER_NAME = "lfw64"
 
-err = Console(stderr=True, highlight=False)
-out = Console(highlight=False)
+# soft_wrap: lines are never broken at the console's width, so piped output and logs stay one line per message.
+err = Console(stderr=True, highlight=False, soft_wrap=True)
+out = Console(highlight=False, soft_wrap=True)
 _state = {"debug": False}
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff", ".gif"}
 T = TypeVar("T")

@@ -85,7 +85,7 @@ def run_finetune(request: FinetuneRequest, console: Console | None = None) -> Pa
         NoFaceError: an exemplar without a face (named).
         OfflineError: the teacher's weights cannot be had (the message says how to get them).
     """
-    console = console or Console(stderr=True)
+    console = console or Console(stderr=True, soft_wrap=True)
     _validate(request)
     run_dir = gpdface_home() / "runs" / request.name
     style_dir = request.out or user_styles_dir() / request.name

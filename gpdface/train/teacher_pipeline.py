@@ -49,7 +49,7 @@ def user_teachers_dir() -> Path:
 
 def run_pretrain(request: PretrainRequest, console: Console | None = None) -> Path:
     """Run every stage; return the exported teacher folder."""
-    console = console or Console(stderr=True)
+    console = console or Console(stderr=True, soft_wrap=True)
     config = request.config
     if request.name in load_manifest().teachers:
         raise UsageError(f"{request.name!r} is a registry teacher; choose another --name")

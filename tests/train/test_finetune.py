@@ -90,6 +90,7 @@ def test_finetune_command_exports_a_usable_style(pair_dir, with_detector, tmp_pa
     ]
     result = runner.invoke(app, args)
     assert result.exit_code == 0, result.output
+    assert f"1/4 align {pair_dir}" in result.stderr  # one line per message, however long (not wrapped at 80)
     from gpdface.style import load_style, user_styles_dir
 
     style_dir = user_styles_dir() / "tiny"
