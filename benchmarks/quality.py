@@ -1,27 +1,32 @@
-"""Few-shot photo→sketch quality on CUFS, with the ablation, in one run.
+"""Few-shot photo→sketch quality on CUFS at the style's resolution (256 px), with the ablation, in one run.
 
     python benchmarks/quality.py \
         --train ../shared/assets/cufs/cuhk/train --train ../shared/assets/cufs/ar/train \
         --train ../shared/assets/cufs/xm2vts/train \
-        --test ../shared/assets/cufs/ar/test --test ../shared/assets/cufs/xm2vts/test --out quality.json
+        --test ../shared/assets/cufs/ar/test --test ../shared/assets/cufs/xm2vts/test \
+        --photos ../shared/assets/faces/lfw-deepfunneled --out quality.json
 
-For each K (--shots) and seed, K training pairs are drawn (seeded) and four students are trained and
-evaluated on the test pairs:
-1. ``anchors_only``  — the K pairs alone (anchor term only);
-2. ``plain_distill`` — plus the teacher's rendered pairs, anchor-based terms off (c(w) ≡ 1, no relative
-   term);
-3. ``gpd``           — full GPD (all terms);
-4. ``ceiling``       — all training pairs, no teacher.
-At the K given to --ablation-shots (default 5) full GPD is also trained with one term left out at a time,
-on the same teacher data: ``gpd_no_relative``, ``gpd_no_adversarial`` (no patch discriminator: neither its
-adversarial nor its feature-matching term), ``gpd_no_confidence`` (c(w) ≡ 1). Every student is trained with
-the same objective (``gpdface.train.objective``).
-The grey test photo itself is reported as the floor. Metrics with the field's protocol (result mapped
-back to the photo frame, grey): SSIM (Gaussian window σ 1.5, population covariance) and FSIM (piq);
-mean ± std over seeds. All students work in the teacher's frame (resolution and template), so all
-settings are compared at the same size; with several --teacher, each teacher has its own settings in
-the same run. Outside the crop the result keeps the grey photo, so no method is judged on smeared borders.
-Prints one JSON document; --grid-dir saves picture grids.
+For each K (--shots) and seed, K training pairs are drawn (seeded) and students are trained at 256 px in
+the FFHQ frame, every one with the same objective (``gpdface.train.objective``, unconditional patch
+discriminator) and step count:
+1. ``anchors_only``  — the K pairs alone;
+2. ``plain_distill`` — plus the face bank's teacher targets with c ≡ 1 and no relative term;
+3. ``gpd``           — two-scale GPD, every term;
+4. ``ceiling``       — all training pairs, no teacher (once per seed).
+At the K given to --ablation-shots (default 5), GPD is also trained with one part left out, on the same
+teacher data: ``gpd_no_teacher`` (teacher term off), ``gpd_no_disc`` (no patch discriminator: neither its
+adversarial nor its feature-matching term), ``gpd_no_confidence`` (c ≡ 1).
+
+The teacher data come from ``gpdface.train.gpd.gpd_teacher_data`` — the function ``gpdface finetune``
+runs — with the K pairs as ``--pairs`` anchors (their photos projected into the teacher) and the face bank
+given by --photos; one encoder serves every K and seed (it depends on the teacher alone).
+
+Scores on the test pairs (the development splits) with the field's protocol — the drawing pasted back into
+the photo's 200×250 frame, the grey photo outside the crop, both grey; SSIM (Gaussian σ 1.5, population
+covariance) and FSIM (piq) — and identity rank-1 (sketch → photo, dlib's descriptor; dev extra), each next
+to the grey-photo floor (for identity: the artists' own sketches). Mean ± std over seeds. The JSON is
+rewritten after every K and seed (``"complete": false`` until the end); --grid-dir saves picture grids;
+``python benchmarks/quality_table.py FILE`` prints the tables.
 """
 
 from __future__ import annotations
@@ -38,190 +43,179 @@ import numpy as np
 import torch
 from emit import emit
 
+from gpdface.face.align import template_for
 from gpdface.face.detect import RetinaFaceDetector
-from gpdface.imageio import to_tensor
-from gpdface.nets import StudentConfig
-from gpdface.train.adapt import AdaptConfig, adapt
-from gpdface.train.augment import read_shards, render_pairs
 from gpdface.train.data import AlignedPairs, align_pairs, find_pairs
-from gpdface.train.distill import DistillConfig, TeacherData, distill_student
-from gpdface.train.evaluate import evaluate_pairs, mean_grey_scores, stylize_in_frame
-from gpdface.train.invert import project
+from gpdface.train.distill import DistillConfig, distill_student
+from gpdface.train.encoder import EncoderConfig
+from gpdface.train.evaluate import mean_grey_scores, stylize_in_frame
+from gpdface.train.faceset import align_collection
+from gpdface.train.frames import FrameMap
+from gpdface.train.gpd import GPDSettings, gpd_teacher_data
+from gpdface.train.identity import IdentityScorer, IdentityUnavailable
+from gpdface.train.objective import ObjectiveConfig
 from gpdface.train.teachers import load_teacher
 from gpdface.train.teachers.registry import DEFAULT_TEACHER
 from gpdface.train.visual import save_grid
 
 SETTINGS = ("anchors_only", "plain_distill", "gpd", "ceiling")
-ABLATIONS = ("gpd_no_relative", "gpd_no_adversarial", "gpd_no_confidence")
+ABLATIONS = ("gpd_no_teacher", "gpd_no_disc", "gpd_no_confidence")
+METRICS = ("ssim", "fsim", "rank1")
+SIZE = 256
 
 
 def subset(pairs: AlignedPairs, indices) -> AlignedPairs:
     pick = [int(i) for i in indices]
     return AlignedPairs(
-        [pairs.names[i] for i in pick],
-        [pairs.sources[i] for i in pick],
-        [pairs.targets[i] for i in pick],
-        [pairs.matrices[i] for i in pick],
-        pairs.crop_size,
-    )
-
-
-def teacher_data(teacher, anchors: AlignedPairs, args, seed: int, work: Path) -> TeacherData:
-    """Project the K real photos, adapt G_t to their sketches, render pairs from shared latents."""
-    sources = torch.stack([to_tensor(anchors.crops(i)[0]) for i in range(len(anchors))])
-    targets = torch.stack([to_tensor(anchors.crops(i)[1]) for i in range(len(anchors))])
-    torch.manual_seed(seed)
-    latents = project(teacher, sources, steps=args.projection_steps).latents
-    adapted = adapt(teacher, targets, latents, AdaptConfig(steps=args.adapt_steps, seed=seed), work)
-    shards = list(read_shards(render_pairs(teacher, adapted, work / "pairs", args.rendered_pairs, seed=seed)))
-    with torch.no_grad():
-        anchor_teacher = adapted.synthesis(latents)
-    return TeacherData.build(
-        torch.cat([s.sources for s in shards]),
-        torch.cat([s.targets for s in shards]),
-        torch.cat([s.latents for s in shards]),
-        latents,
-        anchor_teacher,
-    )
+        [pairs.names[i] for i in pick], [pairs.sources[i] for i in pick], [pairs.targets[i] for i in pick],
+        [pairs.matrices[i] for i in pick], pairs.crop_size,
+    )  # fmt: skip
 
 
 def main() -> None:
+    args = parse_args()
+    started = time.perf_counter()
+    bench = Bench(args)
+    report = {
+        "train_dirs": [str(d) for d in args.train], "test_dirs": [str(d) for d in args.test],
+        "photos": str(args.photos), "teacher": args.teacher, "resolution": SIZE, "shots": args.shots,
+        "seeds": args.seeds, "steps": args.steps, "adapt_steps": args.adapt_steps,
+        "projection_steps": args.projection_steps, "encoder_steps": args.encoder_steps,
+        "photos_limit": args.photos_limit, "ablation_shots": args.ablation_shots,
+        "protocol": "grey, photo frame (grey photo outside the crop); SSIM Gaussian σ 1.5; FSIM piq; "
+        "rank-1 sketch → photo, dlib ResNet descriptor",
+        "machine": f"{platform.machine()}, {torch.get_num_threads()} threads, torch {torch.__version__}",
+    }  # fmt: skip
+    # Seeds outermost: a run cut short still holds every K for the seeds it finished.
+    for seed in args.seeds:
+        bench.train_ceiling(seed)
+        for k in args.shots:
+            bench.run(k, seed)
+            report |= bench.report() | {"complete": False, "seconds": time.perf_counter() - started}
+            if args.out:
+                args.out.write_text(json.dumps(report, indent=2) + "\n")
+    report |= bench.report() | {"complete": True, "seconds": time.perf_counter() - started}
+    emit(report, args.out)
+
+
+def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--train", type=Path, action="append", required=True)
     parser.add_argument("--test", type=Path, action="append", required=True)
+    parser.add_argument("--photos", type=Path, required=True, help="the face bank: a folder of real face photos")
+    parser.add_argument("--photos-limit", type=int, default=2000)
     parser.add_argument("--shots", type=int, nargs="+", default=[1, 5, 10])
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
-    parser.add_argument("--teacher", action="append", default=None, help=f"repeatable; default: {DEFAULT_TEACHER}")
-    parser.add_argument("--steps", type=int, default=150, help="distillation steps per student")
-    parser.add_argument("--adapt-steps", type=int, default=100)
+    parser.add_argument("--teacher", default=DEFAULT_TEACHER)
+    parser.add_argument("--steps", type=int, default=600, help="distillation steps per student")
+    parser.add_argument("--adapt-steps", type=int, default=300)
     parser.add_argument("--projection-steps", type=int, default=100)
-    parser.add_argument("--rendered-pairs", type=int, default=512)
+    parser.add_argument("--encoder-steps", type=int, default=1500)
     parser.add_argument(
-        "--ablation-shots", type=int, nargs="*", default=[5], help="K at which each GPD term is left out in turn"
+        "--ablation-shots", type=int, nargs="*", default=[5], help="K at which each GPD part is left out in turn"
     )
     parser.add_argument("--quick", action="store_true", help="tiny step counts, one K and seed: a smoke test")
     parser.add_argument("--work", type=Path, default=Path("runs/quality"))
     parser.add_argument("--grid-dir", type=Path, default=None)
     parser.add_argument("--out", type=Path, default=None, help="JSON, rewritten after every K and seed")
     args = parser.parse_args()
-    args.teacher = args.teacher or [DEFAULT_TEACHER]
     if args.quick:
         args.shots, args.seeds = args.shots[:1], args.seeds[:1]
-        args.steps, args.adapt_steps, args.projection_steps, args.rendered_pairs = 3, 2, 3, 16
-    started = time.perf_counter()
-    detector = RetinaFaceDetector()
-    frames = {name: TeacherFrame.build(name, args, detector) for name in args.teacher}
-    report = {
-        "train_dirs": [str(d) for d in args.train], "test_dirs": [str(d) for d in args.test],
-        "shots": args.shots, "seeds": args.seeds, "steps": args.steps, "adapt_steps": args.adapt_steps,
-        "projection_steps": args.projection_steps, "rendered_pairs": args.rendered_pairs,
-        "ablation_shots": args.ablation_shots,
-        "protocol": "grey, photo frame (grey photo outside the crop); SSIM Gaussian σ 1.5; FSIM piq",
-        "machine": f"{platform.machine()}, {torch.get_num_threads()} threads, torch {torch.__version__}",
-    }  # fmt: skip
-    # Seeds outermost: a run cut short still holds every K and teacher for the seeds it finished.
-    for seed in args.seeds:
-        for frame in frames.values():
-            frame.train_ceiling(seed)
-        for k in args.shots:
-            for frame in frames.values():
-                frame.run(k, seed)
-            report |= {"teachers": {n: f.report() for n, f in frames.items()}, "complete": False}
-            report["seconds"] = time.perf_counter() - started
-            if args.out:
-                args.out.write_text(json.dumps(report, indent=2) + "\n")
-    report["complete"] = True
-    emit(report, args.out)
+        args.steps, args.adapt_steps, args.projection_steps, args.encoder_steps = 3, 2, 3, 4
+        args.photos_limit = min(args.photos_limit, 60)
+    return args
 
 
-class TeacherFrame:
-    """One teacher and everything measured in its frame (its resolution and template)."""
+class Bench:
+    """The data, the teacher and every score of the run."""
 
-    def __init__(self, name: str, teacher, train: AlignedPairs, test: AlignedPairs, args) -> None:
-        self.name, self.teacher, self.train, self.test, self.args = name, teacher, train, test, args
-        self.device = torch.device("cpu")
+    def __init__(self, args: argparse.Namespace) -> None:
+        self.args, self.device = args, torch.device("cpu")
+        detector = RetinaFaceDetector()
+        template = template_for(SIZE)
+        self.teacher = load_teacher(args.teacher, self.device)
+        self.frame = FrameMap.between(template, SIZE, self.teacher.template, self.teacher.resolution)
+        self.train = align_pairs([p for d in args.train for p in find_pairs(d)], detector, SIZE, template)
+        self.test = align_pairs([p for d in args.test for p in find_pairs(d)], detector, SIZE, template)
+        faces = align_collection(args.photos, args.work / "facebank", detector, SIZE, template, limit=args.photos_limit)
+        self.photos = faces.images
+        try:
+            self.identity: IdentityScorer | None = IdentityScorer()
+        except IdentityUnavailable:
+            self.identity = None
+        self.gallery = self.identity.descriptors(self.test) if self.identity else None
+        self.floor = mean_grey_scores(self.test.sources, self.test.targets)
+        if self.identity is not None:
+            self.floor["rank1"] = self.identity.rank1(self.test, self.test.targets, self.gallery).rank1  # artists'
         self.base = DistillConfig(
-            steps=args.steps, student=StudentConfig(resolution=teacher.resolution), checkpoint_every=10**9,
+            steps=args.steps, objective=ObjectiveConfig(conditional=False), checkpoint_every=10**9,
             sample_every=10**9,
         )  # fmt: skip
-        settings = SETTINGS + (ABLATIONS if args.ablation_shots else ())
-        self.scores: dict[str, dict[str, dict[int, list[float]]]] = {
-            m: {s: {} for s in settings} for m in ("ssim", "fsim")
-        }
-        self.seconds = dict.fromkeys(("teacher_data", *settings, "evaluation"), 0.0)
-        self.work = args.work / name
+        self.settings = GPDSettings(
+            projection_steps=args.projection_steps,
+            adapt=replace(GPDSettings().adapt, steps=args.adapt_steps),
+            encoder=replace(EncoderConfig(), steps=args.encoder_steps),
+        )
+        names = SETTINGS + (ABLATIONS if args.ablation_shots else ())
+        self.scores: dict[str, dict[str, dict[int, list[float]]]] = {m: {s: {} for s in names} for m in METRICS}
+        self.seconds = dict.fromkeys(("teacher_data", *names, "evaluation"), 0.0)
         self.ceiling = self.ceiling_scores = None
-        self.floor = mean_grey_scores(test.sources, test.targets)  # the grey test photos themselves
-
-    @classmethod
-    def build(cls, name: str, args, detector) -> TeacherFrame:
-        teacher = load_teacher(name, torch.device("cpu"))
-        size, template = teacher.resolution, teacher.template
-        train = align_pairs([p for d in args.train for p in find_pairs(d)], detector, size, template)
-        test = align_pairs([p for d in args.test for p in find_pairs(d)], detector, size, template)
-        return cls(name, teacher, train, test, args)
 
     def train_ceiling(self, seed: int) -> None:
-        """The all-pairs student of this seed, trained and evaluated once for every K."""
+        """The all-pairs student of this seed, trained and scored once for every K."""
         config = replace(self.base, seed=seed)
-        folder = self.work / f"ceiling{seed}"
+        folder = self.args.work / f"ceiling{seed}"
         self.ceiling = self._timed("ceiling", distill_student, self.train, config, folder, self.device)
-        self.ceiling_scores = self._timed("evaluation", evaluate_pairs, self.ceiling, self.test, self.device, False)
+        self.ceiling_scores = self._timed("evaluation", self.score, self.ceiling)
 
     def run(self, k: int, seed: int) -> None:
         chosen = np.random.default_rng(seed).choice(len(self.train), size=k, replace=False)
         anchors = subset(self.train, chosen)
-        run, base = self.work / f"k{k}_seed{seed}", replace(self.base, seed=seed)
-        data = self._timed("teacher_data", teacher_data, self.teacher, anchors, self.args, seed, run)
-        uniform = replace(data, confidence=torch.ones_like(data.confidence))  # c(w) ≡ 1
-        no_anchor_terms = base.with_weights({"relative": 0.0})  # every student shares the objective
+        run, base = self.args.work / f"k{k}_seed{seed}", replace(self.base, seed=seed)
+        settings = replace(self.settings, adapt=replace(self.settings.adapt, seed=seed))
+        anchors, data = self._timed(
+            "teacher_data", gpd_teacher_data, self.teacher, anchors, False, self.photos, self.frame, settings, run,
+            encoder_dir=self.args.work / "encoder",
+        )  # fmt: skip
+        train = lambda name, config, teacher_data=None: self._timed(  # noqa: E731
+            name, distill_student, anchors, config, run / name, self.device, teacher_data=teacher_data
+        )
         models = {
-            "anchors_only": self._timed("anchors_only", distill_student, anchors, base, run / "a", self.device),
-            "plain_distill": self._timed(
-                "plain_distill", distill_student, anchors, no_anchor_terms, run / "p", self.device, teacher_data=uniform
-            ),
-            "gpd": self._timed("gpd", distill_student, anchors, base, run / "g", self.device, teacher_data=data),
+            "anchors_only": train("anchors_only", base),
+            "plain_distill": train("plain_distill", base.with_weights({"relative": 0.0}), data.uniform()),
+            "gpd": train("gpd", base, data),
         }
         if k in self.args.ablation_shots:
-            models |= self._ablation(anchors, base, data, uniform, run)
-        measured = {
-            name: self._timed("evaluation", evaluate_pairs, model, self.test, self.device, False)
-            for name, model in models.items()
-        }
+            models |= {
+                "gpd_no_teacher": train("gpd_no_teacher", base.with_weights({"teacher": 0.0}), data),
+                "gpd_no_disc": train(
+                    "gpd_no_disc", base.with_weights({"adversarial": 0.0, "feature_matching": 0.0}), data
+                ),
+                "gpd_no_confidence": train("gpd_no_confidence", base, data.uniform()),
+            }
+        measured = {name: self._timed("evaluation", self.score, model) for name, model in models.items()}
         measured["ceiling"] = self.ceiling_scores
         for setting, values in measured.items():
-            for metric in self.scores:
-                self.scores[metric][setting].setdefault(k, []).append(values[metric])
+            for metric, value in values.items():
+                self.scores[metric][setting].setdefault(k, []).append(value)
         if self.args.grid_dir is not None:
-            write_grid(
-                self.args.grid_dir / f"{self.name}_k{k}_seed{seed}.png", {**models, "ceiling": self.ceiling},
-                self.test, self.device,
-            )  # fmt: skip
+            write_grid(self.args.grid_dir / f"k{k}_seed{seed}.png", {**models, "ceiling": self.ceiling}, self.test)
 
-    def _ablation(
-        self, anchors: AlignedPairs, base: DistillConfig, data: TeacherData, uniform: TeacherData, run: Path
-    ) -> dict:
-        """Full GPD with one term left out at a time, on the same anchors and teacher data (``uniform``: the
-        same data with c(w) ≡ 1)."""
-        variants = {
-            "gpd_no_relative": (base.with_weights({"relative": 0.0}), data),
-            "gpd_no_adversarial": (base.with_weights({"adversarial": 0.0, "feature_matching": 0.0}), data),
-            "gpd_no_confidence": (base, uniform),
-        }
-        return {
-            name: self._timed(name, distill_student, anchors, config, run / name, self.device, teacher_data=terms)
-            for name, (config, terms) in variants.items()
-        }
+    def score(self, model) -> dict[str, float]:
+        drawn = stylize_in_frame(model, self.test, self.device)
+        scores = mean_grey_scores(drawn, self.test.targets)
+        if self.identity is not None:
+            scores["rank1"] = self.identity.rank1(self.test, drawn, self.gallery).rank1
+        return scores
 
     def report(self) -> dict:
-        per = self.scores
         return {
-            "resolution": self.teacher.resolution, "train_pairs": len(self.train), "test_pairs": len(self.test),
-            "grey_photo_floor": self.floor,
+            "train_pairs": len(self.train), "test_pairs": len(self.test), "face_bank": len(self.photos),
+            "floor": self.floor,
             "results": {metric: {setting: {str(k): summary(v) for k, v in per_k.items()}
                                  for setting, per_k in by_setting.items() if per_k}
-                        for metric, by_setting in per.items()},
-            "seconds": dict(self.seconds),
+                        for metric, by_setting in self.scores.items()},
+            "seconds_by_setting": dict(self.seconds),
         }  # fmt: skip
 
     def _timed(self, key: str, fn, *args, **kwargs):
@@ -235,13 +229,13 @@ def summary(values: list[float]) -> dict:
     return {"mean": statistics.fmean(values), "std": statistics.pstdev(values), "runs": len(values)}
 
 
-def write_grid(path: Path, models: dict, test: AlignedPairs, device, count: int = 6) -> None:
-    """Rows: test photo, artist's sketch, then one row per model in the order given."""
+def write_grid(path: Path, models: dict, test: AlignedPairs, count: int = 6) -> None:
+    """Rows: test photo, artist's sketch, then one row per model in the order given (the photo's frame)."""
     picks = subset(test, np.linspace(0, len(test) - 1, count).round().astype(int))
     rows = [list(picks.sources), list(picks.targets)]
-    rows += [stylize_in_frame(model, picks, device) for model in models.values()]
+    rows += [stylize_in_frame(model, picks, torch.device("cpu")) for model in models.values()]
     path.parent.mkdir(parents=True, exist_ok=True)
-    save_grid(path, rows, tile=96)
+    save_grid(path, rows, tile=128)
 
 
 if __name__ == "__main__":

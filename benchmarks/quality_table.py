@@ -1,6 +1,6 @@
-"""Print the README's few-shot quality table (Markdown) from a ``benchmarks/quality.py`` JSON document.
+"""Print the README's few-shot quality tables (Markdown) from a ``benchmarks/quality.py`` JSON document.
 
-python benchmarks/quality_table.py benchmarks/results/quality_cufs_cpu_2core.json
+python benchmarks/quality_table.py benchmarks/results/quality_cufs_256_cpu_2core.json
 """
 
 from __future__ import annotations
@@ -11,13 +11,15 @@ from pathlib import Path
 
 LABELS = {
     "anchors_only": "K pairs alone",
-    "plain_distill": "+ teacher pairs, anchor-based terms off",
-    "gpd": "full GPD",
+    "plain_distill": "plain distillation (teacher targets, c ≡ 1, no relative term)",
+    "gpd": "two-scale GPD",
+    "gpd_no_teacher": "GPD without the teacher term",
+    "gpd_no_disc": "GPD without the patch discriminator",
+    "gpd_no_confidence": "GPD with c ≡ 1",
     "ceiling": "all training pairs (ceiling)",
-    "gpd_no_relative": "GPD without the relative term",
-    "gpd_no_adversarial": "GPD without the adversarial term",
-    "gpd_no_confidence": "GPD with c(w) ≡ 1",
 }
+FLOORS = {"ssim": "grey photo (floor)", "fsim": "grey photo (floor)", "rank1": "the artists' own sketches"}
+TITLES = {"ssim": "SSIM", "fsim": "FSIM", "rank1": "identity rank-1 (sketch → photo)"}
 
 
 def cell(summary: dict | None) -> str:
@@ -28,26 +30,23 @@ def cell(summary: dict | None) -> str:
 
 def table(report: dict, metric: str) -> str:
     shots = [str(k) for k in report["shots"]]
-    lines = [
-        f"| teacher | setting | {' | '.join(f'K = {k}' for k in shots)} |",
-        f"| --- | --- | {' | '.join('---' for _ in shots)} |",
-    ]
-    for name, frame in report["teachers"].items():
-        floor = frame["grey_photo_floor"][metric]
-        lines.append(f"| {name} | grey photo (floor) | {' | '.join(f'{floor:.4f}' for _ in shots)} |")
-        for setting, label in LABELS.items():
-            per_k = frame["results"][metric].get(setting)
-            if per_k is None:  # an ablation this run did not train
-                continue
-            lines.append(f"| {name} | {label} | {' | '.join(cell(per_k.get(k)) for k in shots)} |")
+    lines = [f"| setting | {' | '.join(f'K = {k}' for k in shots)} |", f"| --- | {' | '.join('---' for _ in shots)} |"]
+    floor = report["floor"].get(metric)
+    if floor is not None:
+        lines.append(f"| {FLOORS[metric]} | {' | '.join(f'{floor:.4f}' for _ in shots)} |")
+    for setting, label in LABELS.items():
+        per_k = report["results"].get(metric, {}).get(setting)
+        if per_k is not None:  # an ablation this run did not train is left out
+            lines.append(f"| {label} | {' | '.join(cell(per_k.get(k)) for k in shots)} |")
     return "\n".join(lines)
 
 
 def main() -> None:
     report = json.loads(Path(sys.argv[1]).read_text())
-    for metric in ("ssim", "fsim"):
-        print(f"\n{metric.upper()} (mean ± std over seeds, runs in brackets)\n")
-        print(table(report, metric))
+    for metric in ("ssim", "fsim", "rank1"):
+        if metric in report["results"]:
+            print(f"\n{TITLES[metric]} (mean ± std over seeds, runs in brackets)\n")
+            print(table(report, metric))
 
 
 if __name__ == "__main__":

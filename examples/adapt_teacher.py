@@ -1,9 +1,10 @@
-"""Stages 1–4 of GPD on a folder of exemplars: align → project → adapt → render paired data.
+"""GPD's teacher stages on a folder of exemplars: align → project → adapt, with a report on the adapted teacher.
 
-    python examples/adapt_teacher.py --shots ./five_sketches --teacher dcgan64 --out runs/adapt
+    python examples/adapt_teacher.py --shots ./five_sketches --teacher lfw64 --out runs/adapt
 
-Writes projection.png (exemplar / reconstruction), adapt_*.png (G_s(w) above G_t(w)), the paired shards,
-and report.json (correspondence, diversity and memorisation figures).
+Writes projection.png (exemplar / reconstruction), adapt_*.png (G_s(w) above G_t(w)), adapt_curve.json
+(the correspondence check every 25 steps) and report.json (correspondence, diversity and memorisation
+figures). ``--min-correspondence 0`` runs every step, without the early stop.
 """
 
 from __future__ import annotations
@@ -18,9 +19,9 @@ import torch
 from gpdface.face.detect import RetinaFaceDetector
 from gpdface.imageio import to_tensor, to_uint8
 from gpdface.train.adapt import AdaptConfig, adapt
-from gpdface.train.augment import render_pairs
 from gpdface.train.data import align_images, find_shots
 from gpdface.train.diagnostics import adaptation_report
+from gpdface.train.gpd import GPDSettings
 from gpdface.train.invert import project
 from gpdface.train.teachers import load_teacher
 from gpdface.train.visual import save_grid
@@ -29,11 +30,11 @@ from gpdface.train.visual import save_grid
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--shots", type=Path, required=True)
-    parser.add_argument("--teacher", default="dcgan64")
+    parser.add_argument("--teacher", default="lfw64")
     parser.add_argument("--out", type=Path, default=Path("runs/adapt"))
     parser.add_argument("--projection-steps", type=int, default=300)
     parser.add_argument("--steps", type=int, default=400)
-    parser.add_argument("--pairs", type=int, default=1024)
+    parser.add_argument("--min-correspondence", type=float, default=None, help="default: the finetune default")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--correspondence-weight", type=float, default=AdaptConfig.correspondence_weight)
     parser.add_argument("--aligned", action="store_true")
@@ -55,7 +56,10 @@ def main() -> None:
     print(f"projected {len(crops)} exemplars, mean error {anchors.errors.mean():.3f}")
 
     started = time.perf_counter()
-    config = AdaptConfig(steps=args.steps, seed=args.seed, correspondence_weight=args.correspondence_weight)
+    floor = GPDSettings().adapt.min_correspondence if args.min_correspondence is None else args.min_correspondence
+    config = AdaptConfig(
+        steps=args.steps, seed=args.seed, correspondence_weight=args.correspondence_weight, min_correspondence=floor
+    )
     adapted = adapt(
         teacher,
         targets,
@@ -66,14 +70,9 @@ def main() -> None:
     )
     times["adapt_s"] = time.perf_counter() - started
 
-    started = time.perf_counter()
-    shards = render_pairs(teacher, adapted, args.out / "pairs", args.pairs, seed=args.seed)
-    times["augment_s"] = time.perf_counter() - started
-
     report = {
         **adaptation_report(teacher, adapted, targets),
         "times": times,
-        "shards": [str(p) for p in shards],
         "projection_error": anchors.errors.tolist(),
         "threads": torch.get_num_threads(),
     }

@@ -383,7 +383,13 @@ def finetune(
     steps: Annotated[int, typer.Option(help="Distillation steps.")] = 1000,
     adapt_steps: Annotated[int, typer.Option(help="Teacher adaptation steps.")] = 300,
     projection_steps: Annotated[int, typer.Option(help="Projection steps per exemplar batch.")] = 300,
-    rendered_pairs: Annotated[int, typer.Option(help="Pairs rendered from shared latents.")] = 2048,
+    photos: Annotated[
+        Path | None,
+        typer.Option(help="With a teacher: a folder of real face photos (any; a few hundred or more) the student "
+                     "learns from; aligned once and cached."),
+    ] = None,
+    photos_limit: Annotated[int, typer.Option(help="Use at most this many of the photos.")] = 2000,
+    encoder_steps: Annotated[int, typer.Option(help="Steps of the encoder into the teacher's latents.")] = 1500,
     batch_size: Annotated[int, typer.Option(help="Anchor pairs per step.")] = 8,
     lr: Annotated[float, typer.Option(help="Adam learning rate of the student.")] = 1e-3,
     loss: Annotated[
@@ -436,7 +442,9 @@ def finetune(
             steps=steps,
             adapt_steps=adapt_steps,
             projection_steps=projection_steps,
-            rendered_pairs=rendered_pairs,
+            photos_dir=photos,
+            photos_limit=photos_limit,
+            encoder_steps=encoder_steps,
             batch_size=batch_size,
             lr=lr,
             weights=_parse_weights(loss or []),

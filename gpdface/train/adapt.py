@@ -23,6 +23,7 @@ from torch import nn
 
 from ..imageio import atomic_write, to_uint8
 from .augment_ops import diff_augment
+from .diagnostics import structure_similarity
 from .teachers.base import Teacher
 from .visual import save_grid
 
@@ -43,6 +44,12 @@ class AdaptConfig:
         truncation: truncation of the sampled latents.
         checkpoint_every: steps between checkpoints.
         sample_every: steps between sample grids (G_s(w) above G_t(w)).
+        check_every: steps between correspondence checks (0: none).
+        min_correspondence: the adaptation stops, keeping the last generator that passed, once the
+            structure similarity of G_s(w) and G_t(w) for the same latents falls below this many times that
+            of shuffled pairs (0: never stop early). Measured: without it, every G_t sample drifts towards
+            the exemplars' face and hair (README, "Few-shot styles").
+        min_steps: no early stop before this step.
         seed: random seed.
     """
 
@@ -55,7 +62,14 @@ class AdaptConfig:
     truncation: float = 0.9
     checkpoint_every: int = 100
     sample_every: int = 100
+    check_every: int = 25
+    min_correspondence: float = 0.0
+    min_steps: int = 50
     seed: int = 0
+
+
+CURVE = "adapt_curve.json"
+PROBES = 32
 
 
 class PatchDiscriminator(nn.Module):
@@ -126,7 +140,8 @@ def adapt(
     targets, anchor_latents = targets.to(device), anchor_latents.to(device)
     sampler = torch.Generator().manual_seed(config.seed)
     preview = source.sample_latents(8, torch.Generator().manual_seed(config.seed + 1), truncation=config.truncation)
-    start = 0
+    probes = source.sample_latents(PROBES, torch.Generator().manual_seed(config.seed + 2), truncation=config.truncation)
+    start, curve, passed = 0, [], None
     if resume and (run_dir / CHECKPOINT).is_file():
         state = torch.load(run_dir / CHECKPOINT, map_location="cpu", weights_only=True)
         target_gen.load_state_dict(state["generator"])
@@ -134,7 +149,8 @@ def adapt(
         opt_g.load_state_dict(state["opt_g"])
         opt_d.load_state_dict(state["opt_d"])
         sampler.set_state(state["sampler"])
-        start = int(state["step"])
+        start, curve = int(state["step"]), json.loads(state.get("curve", "[]"))
+        passed = copy.deepcopy(target_gen.state_dict())
     for step in range(start, config.steps):
         latents = source.sample_latents(config.batch_size, sampler, truncation=config.truncation)
         real = targets[torch.randint(0, targets.shape[0], (config.batch_size,), generator=sampler).to(device)]
@@ -142,22 +158,46 @@ def adapt(
         done = step + 1
         if on_step is not None:
             on_step(done, losses)
-        if done % config.sample_every == 0 or done == config.steps:
+        stop = False
+        if config.check_every and (done % config.check_every == 0 or done == config.steps):
+            point = {"step": done, **correspondence(source, target_gen, probes), "anchor": losses["anchor"]}
+            curve.append(point)
+            atomic_write(run_dir / CURVE, lambda f: f.write(json.dumps(curve, indent=1).encode()))
+            stop = done >= config.min_steps and point["ratio"] < config.min_correspondence
+            if stop and passed is not None:  # back to the last generator that kept its correspondence
+                target_gen.load_state_dict(passed)
+            elif not stop:
+                passed = copy.deepcopy(target_gen.state_dict())
+        if done % config.sample_every == 0 or done == config.steps or stop:
             write_pair_grid(run_dir / f"adapt_{done:06d}.png", source, target_gen, preview)
-        if done % config.checkpoint_every == 0 or done == config.steps:
+        if done % config.checkpoint_every == 0 or done == config.steps or stop:
             state = {
-                "step": done,
+                "step": config.steps if stop else done,  # a stopped adaptation is finished for --resume
+                "stopped_at": done if stop else None,
                 "generator": target_gen.state_dict(),
                 "discriminator": disc.state_dict(),
                 "opt_g": opt_g.state_dict(),
                 "opt_d": opt_d.state_dict(),
                 "sampler": sampler.get_state(),
+                "curve": json.dumps(curve),
                 "config": json.dumps(asdict(config)),
             }
             atomic_write(run_dir / CHECKPOINT, lambda f, s=state: torch.save(s, f))
+        if stop:
+            break
     for p in target_gen.parameters():
         p.requires_grad_(False)
     return target_gen.eval()
+
+
+@torch.no_grad()
+def correspondence(source: Teacher, target: Teacher, latents: torch.Tensor) -> dict[str, float]:
+    """Structure similarity of G_s(w) and G_t(w) for the same latents (``matched``), for shuffled pairs
+    (``shuffled``), and their ratio: how much G_t(w) is still G_s(w)'s face."""
+    xs, ys = source.synthesis(latents), target.synthesis(latents)
+    matched = float(structure_similarity(xs, ys).mean())
+    shuffled = float(structure_similarity(xs, torch.roll(ys, shifts=1, dims=0)).mean())
+    return {"matched": matched, "shuffled": shuffled, "ratio": matched / max(shuffled, 1e-3)}
 
 
 def _step(source, target_gen, disc, opt_g, opt_d, latents, real, targets, anchor_latents, config, sampler):

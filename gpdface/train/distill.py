@@ -1,13 +1,16 @@
-"""Training the student: on exemplar pairs alone, or by anchor-based distillation from a teacher (DESIGN §6.5).
+"""Training the student: on exemplar pairs alone, or by two-scale GPD from a teacher (DESIGN §6.5, §6b).
 
-Every step trains on the anchors (x_i, y_i) with the shared objective of ``objective.py`` — a conditional
-multi-scale patch discriminator for strokes, a low-passed L1 term for tone — on random windows of the
-aligned pairs. With rendered teacher pairs (x̃, ỹ, w̃), GPD's anchor-based terms join:
-- teacher term: c(w̃) · L_pix(S(x̃), ỹ), with c(w) = exp(−d(w, nearest anchor)² / 2σ²) and σ the median
-  distance between anchors: pairs far from the real data count less; L_pix = L1 + weighted 1 − MS-SSIM;
-- relative term: ‖low-pass(S(x̃) − S(x_a)) − low-pass(ỹ − G_t(w_a))‖₁ with a the nearest anchor: the
-  student's change from the anchor follows the teacher's change, so the teacher's own error
-  G_t(w_a) − y_a is not distilled.
+Every step trains on the anchors (x_i, y_i) with the shared objective of ``objective.py`` — a multi-scale
+patch discriminator for strokes, a low-passed L1 term for tone — on random windows of the aligned pairs.
+With teacher targets for real photos (``PhotoTargets``: photo x at the style's resolution, G_t(E(x↓)) at
+the teacher's, confidence c), GPD's terms join, on windows of the photos:
+- teacher term: c · ‖pool(S(x)) − G_t(w)‖₁, the student's drawing pooled down to the teacher's resolution:
+  the teacher says where tones and features go, not how strokes look;
+- relative term: ‖low-pass(pool(S(x) − S(x_a))) − low-pass(G_t(w) − G_t(w_a))‖₁ with a the photo's nearest
+  anchor: the student's change from the anchor follows the teacher's, so the teacher's own error
+  G_t(w_a) − y_a is not distilled;
+- the photos' drawings go to the discriminator as fakes too, judged against the exemplars' texture at full
+  resolution (an unconditional discriminator: the photos have no real drawing to stand beside).
 Every term has a weight and is off at 0; ``DistillConfig.with_weights`` sets them by name. Without teacher
 data only the objective runs: the student trained on the pairs alone (with many pairs, a supervised style).
 
@@ -36,8 +39,8 @@ from ..errors import InputError
 from ..imageio import atomic_write, to_tensor, to_uint8
 from ..nets.student import StudentConfig, StudentNet
 from .data import AlignedPairs, Augment, PairBatches
-from .losses import pixel_loss_per_sample
 from .objective import TERMS, ObjectiveConfig, StudentObjective
+from .teacher_data import PhotoTargets
 from .visual import save_grid
 
 CHECKPOINT = "student.ckpt"
@@ -58,9 +61,8 @@ class DistillConfig:
         objective: the shared objective's term weights and discriminator.
         teacher_weight: weight of the confidence-weighted teacher term.
         relative_weight: weight of the relative term.
-        teacher_ssim: weight of 1 − MS-SSIM next to L1 inside the teacher term.
-        teacher_batch_size: rendered pairs per step.
-        relative_lowpass: downscaling factor of the relative term's low-pass filter.
+        teacher_batch_size: face-bank photos per step.
+        relative_lowpass: further box filter of the relative term, at the teacher's resolution.
         ema_half_life: half-life, in steps, of the exported moving average of the weights.
         augment: random geometry and photometric jitter; None for none.
         checkpoint_every: steps between checkpoints.
@@ -76,7 +78,6 @@ class DistillConfig:
     objective: ObjectiveConfig = field(default_factory=ObjectiveConfig)
     teacher_weight: float = 1.0
     relative_weight: float = 1.0
-    teacher_ssim: float = 1.0
     teacher_batch_size: int = 8
     relative_lowpass: int = 4
     ema_half_life: float = 200.0
@@ -138,39 +139,6 @@ class StudentEMA:
             average.copy_(current)
 
 
-@dataclass
-class TeacherData:
-    """Pairs rendered from shared latents, with what the anchor-based terms need.
-
-    Attributes:
-        sources: ``N 3 R R`` uint8 G_s(w̃).
-        targets: ``N 3 R R`` uint8 G_t(w̃).
-        confidence: ``N`` c(w̃) in (0, 1].
-        nearest: ``N`` index of each pair's nearest anchor.
-        anchor_teacher: ``K 3 R R`` float G_t(w_a) of each anchor, in [-1, 1].
-    """
-
-    sources: torch.Tensor
-    targets: torch.Tensor
-    confidence: torch.Tensor
-    nearest: torch.Tensor
-    anchor_teacher: torch.Tensor
-
-    @classmethod
-    def build(cls, sources, targets, latents, anchor_latents, anchor_teacher) -> TeacherData:
-        """Compute c(w̃) and the nearest anchor from latent distances (σ: median anchor distance)."""
-        flat, anchors = latents.flatten(1).float(), anchor_latents.flatten(1).float().to(latents.device)
-        distance = torch.cdist(flat, anchors)  # N K
-        nearest_distance, nearest = distance.min(dim=1)
-        if anchors.shape[0] > 1:
-            between = torch.cdist(anchors, anchors)
-            sigma = between[~torch.eye(anchors.shape[0], dtype=torch.bool)].median()
-        else:
-            sigma = nearest_distance.median()
-        confidence = torch.exp(-(nearest_distance**2) / (2 * sigma.clamp_min(1e-8) ** 2))
-        return cls(sources, targets, confidence, nearest, anchor_teacher.float())
-
-
 def distill_student(
     pairs: AlignedPairs,
     config: DistillConfig,
@@ -178,7 +146,7 @@ def distill_student(
     device: torch.device,
     resume: bool = False,
     on_step: Callable[[int, dict[str, float]], None] | None = None,
-    teacher_data: TeacherData | None = None,
+    teacher_data: PhotoTargets | None = None,
 ) -> StudentNet:
     """Train a student on the anchor ``pairs`` (and ``teacher_data`` when given); return its weight average.
 
@@ -189,7 +157,7 @@ def distill_student(
         device: torch device.
         resume: continue from ``run_dir/student.ckpt`` when it exists.
         on_step: called after every step with (step, {term: value, …, "total": loss}).
-        teacher_data: rendered pairs for the teacher and relative terms.
+        teacher_data: face-bank photos with teacher targets, for the teacher and relative terms.
 
     Returns:
         The moving average of the student's weights, in eval mode.
@@ -203,7 +171,9 @@ def distill_student(
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: _lr_factor(s, config.steps))
     batches = PairBatches(pairs, config.batch_size, config.augment, config.seed, config.window)
     objective = StudentObjective(config.objective, device, seed=config.seed + 2, image_channels=3)
-    terms = _TeacherTerms(teacher_data, pairs, config, device) if teacher_data is not None else None
+    if teacher_data is not None and config.objective.conditional and config.objective.needs_discriminator:
+        raise ValueError("two-scale GPD needs an unconditional discriminator (ObjectiveConfig(conditional=False))")
+    terms = _PhotoTerms(teacher_data, pairs, config, device) if teacher_data is not None else None
     start, earlier_seconds = 0, 0.0
     if resume and (run_dir / CHECKPOINT).is_file():
         start = _load_checkpoint(run_dir / CHECKPOINT, model, ema, optimizer, scheduler, batches, objective, terms)
@@ -214,11 +184,12 @@ def distill_student(
     model.train()
     for step in range(start, config.steps):
         x, y = (t.to(device) for t in batches.sample())
-        loss, values = objective(x, y, model(x))
+        loss, values, photo_drawings = torch.zeros((), device=device), {}, None
         if terms is not None:
-            teacher_loss, teacher_values = terms.loss(model)
-            loss = loss + teacher_loss
-            values |= teacher_values
+            loss, values, photo_drawings = terms.loss(model)
+        objective_loss, objective_values = objective(x, y, model(x), extra_fakes=photo_drawings)
+        loss = loss + objective_loss
+        values = objective_values | values
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
@@ -289,34 +260,57 @@ class _LossLog:
             self.pending = []
 
 
-class _TeacherTerms:
-    """GPD's teacher and relative terms on rendered pairs."""
+class _PhotoTerms:
+    """Two-scale GPD's terms on windows of face-bank photos (module docstring)."""
 
-    def __init__(self, data: TeacherData, pairs: AlignedPairs, config: DistillConfig, device: torch.device) -> None:
+    def __init__(self, data: PhotoTargets, pairs: AlignedPairs, config: DistillConfig, device: torch.device) -> None:
         self.data, self.config, self.device = data, config, device
         self.generator = torch.Generator().manual_seed(config.seed + 1)
-        self.anchor_sources = torch.stack([to_tensor(pairs.crops(i)[0]) for i in range(len(pairs))]).to(device)
+        self.anchor_sources = torch.stack([to_tensor(pairs.crops(i)[0]) for i in range(len(pairs))])  # K 3 S S
+        size, self.factor = data.photos.shape[-1], data.factor
+        self.window = min(config.window, size) // self.factor * self.factor  # whole teacher pixels
 
-    def loss(self, model: StudentNet) -> tuple[torch.Tensor, dict[str, float]]:
-        c, data = self.config, self.data
-        index = torch.randint(0, data.sources.shape[0], (c.teacher_batch_size,), generator=self.generator)
-        x = data.sources[index].to(self.device).float().div(127.5).sub(1)
-        y = data.targets[index].to(self.device).float().div(127.5).sub(1)
-        out = model(x)
+    def _windows(self, count: int) -> tuple[torch.Tensor, list[tuple[int, int, bool]]]:
+        """Random photos, and for each a window corner (multiples of the factor) and a flip."""
+        size, f, w = self.data.photos.shape[-1], self.factor, self.window
+        index = torch.randint(0, len(self.data), (count,), generator=self.generator)
+        corners = torch.randint(0, (size - w) // f + 1, (count, 2), generator=self.generator) * f
+        flips = torch.rand(count, generator=self.generator) < 0.5
+        return index, [(int(y), int(x), bool(flip)) for (y, x), flip in zip(corners, flips, strict=True)]
+
+    def _cut(self, images: torch.Tensor, places, scale: int) -> torch.Tensor:
+        """Each image's window (corner and side divided by ``scale``), mirrored where asked."""
+        side = self.window // scale
+        parts = []
+        for image, (y, x, flip) in zip(images, places, strict=True):
+            part = image[:, y // scale : y // scale + side, x // scale : x // scale + side]
+            parts.append(part.flip(-1) if flip else part)
+        return torch.stack(parts)
+
+    def loss(self, model: StudentNet) -> tuple[torch.Tensor, dict[str, float], torch.Tensor]:
+        """(weighted loss, each term's value, the photos' drawings for the discriminator)."""
+        c, data, f = self.config, self.data, self.factor
+        index, places = self._windows(c.teacher_batch_size)
+        photos = self._cut(data.photos[index].float().div(127.5).sub(1), places, 1).to(self.device)
+        targets = self._cut(data.targets[index].float().div(127.5).sub(1), places, f).to(self.device)
+        drawn = model(photos)
+        pooled = F.avg_pool2d(drawn, f) if f > 1 else drawn
         total, values = torch.zeros((), device=self.device), {}
         if c.teacher_weight > 0:
             weights = data.confidence[index].to(self.device)
-            teacher = (weights * pixel_loss_per_sample(out, y, c.teacher_ssim)).mean()
+            teacher = (weights * (pooled - targets).abs().flatten(1).mean(1)).mean()
             total, values["teacher"] = total + c.teacher_weight * teacher, float(teacher.detach())
         if c.relative_weight > 0:
-            nearest = data.nearest[index].to(self.device)
-            student_change = out - model(self.anchor_sources)[nearest]
-            teacher_change = y - data.anchor_teacher.to(self.device)[nearest]
-            relative = (
-                F.avg_pool2d(student_change, c.relative_lowpass) - F.avg_pool2d(teacher_change, c.relative_lowpass)
-            ).abs().mean()
+            nearest = data.nearest[index]
+            anchors = self._cut(self.anchor_sources[nearest], places, 1).to(self.device)
+            anchor_targets = self._cut(data.anchor_targets[nearest], places, f).to(self.device)
+            anchor_drawn = model(anchors)
+            student_change = pooled - (F.avg_pool2d(anchor_drawn, f) if f > 1 else anchor_drawn)
+            teacher_change = targets - anchor_targets
+            low = c.relative_lowpass
+            relative = (F.avg_pool2d(student_change, low) - F.avg_pool2d(teacher_change, low)).abs().mean()
             total, values["relative"] = total + c.relative_weight * relative, float(relative.detach())
-        return total, values
+        return total, values, drawn
 
     def state_dict(self) -> dict:
         return {"generator": self.generator.get_state()}

@@ -70,6 +70,7 @@ def align_collection(
     template: np.ndarray,
     min_score: float = 0.9,
     on_photo: Callable[[int, int], None] | None = None,
+    limit: int | None = None,
 ) -> FaceSet:
     """Align every photo under ``folder`` to ``template`` at ``resolution``, reusing finished cache chunks.
 
@@ -81,9 +82,13 @@ def align_collection(
         template: ``5 2`` landmark positions at ``resolution``.
         min_score: a face counts when its detection score is at least this.
         on_photo: called with (photos done, total) as the work advances.
+        limit: take at most this many photos, evenly spaced through the sorted list (so that a folder sorted
+            by name still gives many people).
     """
     folder, cache_dir = Path(folder), Path(cache_dir)
     photos = list_photos(folder)
+    if limit is not None and len(photos) > limit:
+        photos = [photos[i] for i in np.linspace(0, len(photos) - 1, limit).round().astype(int)]
     settings = {
         "resolution": resolution,
         "template": np.round(np.asarray(template, np.float64), 4).tolist(),

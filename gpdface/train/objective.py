@@ -169,7 +169,11 @@ class StudentObjective:
             self.optimizer = torch.optim.Adam(self.disc.parameters(), lr=config.disc_lr, betas=(0.0, 0.99))
 
     def __call__(
-        self, source: torch.Tensor, target: torch.Tensor, output: torch.Tensor
+        self,
+        source: torch.Tensor,
+        target: torch.Tensor,
+        output: torch.Tensor,
+        extra_fakes: torch.Tensor | None = None,
     ) -> tuple[torch.Tensor, dict[str, float]]:
         """The weighted sum of the generator terms for a batch, and every term's value for the log.
 
@@ -177,6 +181,9 @@ class StudentObjective:
             source: ``B C H W`` photos the student was given, in [-1, 1].
             target: ``B C H W`` real stylizations of those photos.
             output: ``B C H W`` the student's outputs (with gradients).
+            extra_fakes: ``B' C H W`` more of the student's outputs, for photos without a real
+                stylization (two-scale GPD's face bank): the discriminator judges them too. Only for an
+                unconditional discriminator, which needs no photo beside a drawing.
 
         Returns:
             ``(loss, values)``: ``values`` holds each active term unweighted and ``disc`` (the
@@ -186,6 +193,10 @@ class StudentObjective:
         check_shape(target, " ".join(str(sizes[k]) for k in "BCHW"), "target")
         check_shape(output, " ".join(str(sizes[k]) for k in "BCHW"), "output")
         c = self.config
+        if extra_fakes is not None:
+            check_shape(extra_fakes, f"* {sizes['C']} {sizes['H']} {sizes['W']}", "extra fakes")
+            if c.conditional:
+                raise ValueError("extra fakes have no photo to condition on: use an unconditional discriminator")
         terms: dict[str, torch.Tensor] = {}
         values: dict[str, float] = {}
         if c.lowpass_l1 > 0:
@@ -196,8 +207,13 @@ class StudentObjective:
             real, fake = self._pair(source, target), self._pair(source, output)
             batch, _, height, width = real.shape
             draw = AugmentDraw.sample(batch, height, width, self.generator) if c.augment else None
-            values["disc"] = self._discriminator_step(real, fake.detach(), draw)
-            terms.update(self._generator_terms(real, fake, draw))
+            extra_draw = None
+            if extra_fakes is not None and c.augment:
+                extra_draw = AugmentDraw.sample(extra_fakes.shape[0], height, width, self.generator)
+            values["disc"] = self._discriminator_step(
+                real, fake.detach(), draw, None if extra_fakes is None else (extra_fakes.detach(), extra_draw)
+            )
+            terms.update(self._generator_terms(real, fake, draw, (extra_fakes, extra_draw)))
         loss = sum((getattr(c, name) * value for name, value in terms.items()), torch.zeros((), device=output.device))
         values.update({name: float(value.detach()) for name, value in terms.items()})
         return loss, values
@@ -208,19 +224,24 @@ class StudentObjective:
     def _augment(self, pair: torch.Tensor, draw: AugmentDraw | None) -> torch.Tensor:
         return pair if draw is None else diff_augment(pair, draw=draw)
 
-    def _discriminator_step(self, real: torch.Tensor, fake: torch.Tensor, draw: AugmentDraw | None) -> float:
+    def _discriminator_step(
+        self, real: torch.Tensor, fake: torch.Tensor, draw: AugmentDraw | None, extra=None
+    ) -> float:
         assert self.disc is not None and self.optimizer is not None
         real_out = self.disc(self._augment(real, draw))
-        fake_out = self.disc(self._augment(fake, draw))
-        loss = sum(F.relu(1 - r[-1]).mean() + F.relu(1 + f[-1]).mean() for r, f in zip(real_out, fake_out, strict=True))
-        loss = loss / len(real_out)
+        fakes = [self.disc(self._augment(fake, draw))]
+        if extra is not None:
+            fakes.append(self.disc(self._augment(extra[0], extra[1])))
+        real_loss = sum(F.relu(1 - r[-1]).mean() for r in real_out) / len(real_out)
+        fake_loss = sum(F.relu(1 + f[-1]).mean() for outs in fakes for f in outs) / (len(real_out) * len(fakes))
+        loss = real_loss + fake_loss
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         self.optimizer.step()
         return float(loss.detach())
 
     def _generator_terms(
-        self, real: torch.Tensor, fake: torch.Tensor, draw: AugmentDraw | None
+        self, real: torch.Tensor, fake: torch.Tensor, draw: AugmentDraw | None, extra=(None, None)
     ) -> dict[str, torch.Tensor]:
         assert self.disc is not None
         c = self.config
@@ -229,7 +250,12 @@ class StudentObjective:
             fake_out = self.disc(self._augment(fake, draw))
             terms = {}
             if c.adversarial > 0:
-                terms["adversarial"] = sum(-f[-1].mean() for f in fake_out) / len(fake_out)
+                judged = [fake_out]
+                if extra[0] is not None:
+                    judged.append(self.disc(self._augment(extra[0], extra[1])))
+                terms["adversarial"] = sum(-f[-1].mean() for outs in judged for f in outs) / (
+                    len(fake_out) * len(judged)
+                )
             if c.feature_matching > 0:
                 with torch.no_grad():
                     real_out = self.disc(self._augment(real, draw))

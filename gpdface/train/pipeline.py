@@ -1,47 +1,56 @@
 """``gpdface finetune``: every stage from exemplar files to an exported style, with one progress display.
 
-With a teacher (``--teacher``, the default ``lfw64``):
-    align → project (anchors) → adapt G_t → render paired data → distill the student → evaluate → export.
+With a teacher (``--teacher``, the default ``lfw64``), two-scale GPD (DESIGN §6b):
+    align → photos (the face bank) → project (anchors) → adapt G_t → encode the photos → distill → evaluate
+    → export.
 Without one (``--teacher none``): align → train the student on the pairs → evaluate → export.
 
+The student always works at the style's resolution (256 px, FFHQ frame) whatever the teacher's is.
 Everything lives in the run folder ``$GPDFACE_HOME/runs/<name>``; each stage leaves a result there
-(anchors, adapted generator checkpoint, shards, student checkpoint), so ``--resume`` skips finished
-stages and continues the interrupted one from its last checkpoint.
+(anchors, adapted generator, encoder, student checkpoint), so ``--resume`` skips finished stages and
+continues the interrupted one from its last checkpoint. The aligned face bank is cached apart, in
+``$GPDFACE_HOME/facebanks/``, and shared by every run that uses the same photos.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import shutil
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
 from rich.console import Console
-from safetensors.torch import load_file, save
 
 from ..background import BACKGROUND_MODES, Background
 from ..errors import InputError, UsageError
 from ..face.align import template_for
 from ..hub import gpdface_home
-from ..imageio import atomic_write, to_tensor, to_uint8
+from ..imageio import atomic_write
 from ..nets.student import StudentConfig
 from ..style import StyleInfo, user_styles_dir
 from ..translator import pick_device
-from .adapt import CHECKPOINT as ADAPT_CHECKPOINT
-from .adapt import AdaptConfig, adapt
-from .augment import read_shards, render_pairs
 from .background_fit import fit_pencil
 from .data import AlignedPairs, align_images, align_pairs, find_pairs, find_shots
-from .distill import DistillConfig, TeacherData, distill_student, training_seconds
+from .distill import DistillConfig, distill_student, training_seconds
+from .encoder import EncoderConfig
 from .evaluate import evaluate_pairs
 from .export import export_style
+from .faceset import align_collection, list_photos
+from .frames import FrameMap
+from .gpd import GPDSettings, gpd_teacher_data
 from .identity import IdentityScorer
-from .invert import project
+from .objective import ObjectiveConfig
 from .progress import job_progress, loss_info
 from .teachers.registry import DEFAULT_TEACHER
 from .visual import save_grid
+
+MIN_PHOTOS = 50  # fewer photos than this cannot stand for the faces users will give
 
 
 @dataclass
@@ -55,7 +64,9 @@ class FinetuneRequest:
     steps: int = 1000
     adapt_steps: int = 300
     projection_steps: int = 300
-    rendered_pairs: int = 2048
+    photos_dir: Path | None = None  # the face bank (with a teacher)
+    photos_limit: int = 2000
+    encoder_steps: int = 1500
     batch_size: int = 8
     lr: float = 1e-3
     device: str = "auto"
@@ -72,7 +83,7 @@ class FinetuneRequest:
     background: str = "keep"
     overwrite: bool = False
     command: str = ""
-    crop_size: int = 256  # without a teacher; with one, the teacher's resolution
+    crop_size: int = 256  # the style's crop size, whatever the teacher's resolution
     weights: dict[str, float] = field(default_factory=dict)  # loss-term weights to override, by term name
 
 
@@ -101,24 +112,25 @@ def run_finetune(request: FinetuneRequest, console: Console | None = None) -> Pa
         from .teachers import load_teacher
 
         teacher = load_teacher(request.teacher, device)
-    size = teacher.resolution if teacher is not None else request.crop_size
-    template = teacher.template if teacher is not None else template_for(size)
+    size, template = request.crop_size, template_for(request.crop_size)
     detector = None if request.aligned else _detector(device)
-    stages = 7 if teacher is not None else 4
-    stage = _StageCounter(console, stages)
+    stage = _StageCounter(console, 8 if teacher is not None else 4)
 
     stage("align", ", ".join(map(str, request.pair_dirs or [request.shots_dir])))
-    pairs = _anchor_pairs(request, detector, size, template, teacher, run_dir, stage, console)
-    console.print(f"    {len(pairs)} anchor pair(s) at {size} px")
+    pairs = _anchor_pairs(request, detector, size, template, run_dir)
+    console.print(f"    {len(pairs)} exemplar(s) at {size} px")
     teacher_data = None
+    objective = ObjectiveConfig()
     if teacher is not None:
-        teacher_data = _teacher_stages(request, teacher, pairs, run_dir, stage, console)
+        pairs, teacher_data = _teacher_stages(request, teacher, pairs, size, template, device, run_dir, stage)
+        objective = ObjectiveConfig(conditional=False)  # face-bank photos have no real drawing beside them
 
     config = DistillConfig(
         steps=request.steps,
         batch_size=request.batch_size,
         lr=request.lr,
         seed=request.seed,
+        objective=objective,
         student=StudentConfig(resolution=size),
     ).with_weights(request.weights)
     _write_json(
@@ -176,7 +188,8 @@ def run_finetune(request: FinetuneRequest, console: Console | None = None) -> Pa
                     {
                         "adapt": request.adapt_steps,
                         "projection": request.projection_steps,
-                        "rendered_pairs": request.rendered_pairs,
+                        "encoder": request.encoder_steps,
+                        "photos": len(teacher_data),
                     }
                     if teacher
                     else {}
@@ -195,16 +208,31 @@ def run_finetune(request: FinetuneRequest, console: Console | None = None) -> Pa
 
 
 class _StageCounter:
+    """Numbers the stages and shows each one's progress (the ``Reporter`` of ``gpd.py``)."""
+
     def __init__(self, console: Console, total: int) -> None:
         self.console, self.total, self.index = console, total, 0
 
     def __call__(self, name: str, detail: str) -> None:
+        self.stage(name, detail)
+
+    def stage(self, name: str, detail: str) -> None:
         self.index += 1
         self.console.print(f"[bold]{self.index}/{self.total} {name}[/] {detail}")
 
+    def note(self, text: str) -> None:
+        self.console.print(f"    {text}")
 
-def _anchor_pairs(request, detector, size, template, teacher, run_dir: Path, stage, console) -> AlignedPairs:
-    """Pairs as given, or for --shots: (G_s(w_i), y_i) with w_i the projection of exemplar y_i."""
+    @contextmanager
+    def steps(self, total: int) -> Iterator[Callable[[int, Any], None]]:
+        with job_progress(self.console) as progress:
+            task = progress.add_task("steps", total=total, info="")
+            yield lambda step, info: progress.update(task, completed=step, info=loss_info(info))
+
+
+def _anchor_pairs(request, detector, size: int, template, run_dir: Path) -> AlignedPairs:
+    """The exemplars in the style's frame: pairs as given, or for --shots the exemplars alone (their sources
+    are filled in by projection)."""
     if request.pair_dirs:
         pairs = _load_pairs(request.pair_dirs, detector, size, template)
         save_grid(run_dir / "align.png", [[pairs.crops(i)[k] for i in range(min(8, len(pairs)))] for k in (0, 1)])
@@ -212,76 +240,36 @@ def _anchor_pairs(request, detector, size, template, teacher, run_dir: Path, sta
     paths = find_shots(request.shots_dir)
     targets = align_images(paths, detector, size, template)
     save_grid(run_dir / "align.png", [list(targets)])
-    if teacher is None:
-        raise InputError("--shots needs a teacher to render source images; pass --teacher dcgan64 (or another)")
-    latents = _project(request, teacher, torch.stack([to_tensor(t) for t in targets]), run_dir, stage, console)
-    with torch.no_grad():
-        sources = to_uint8(teacher.synthesis(latents.to(teacher.device)).float())
     identity = np.array([[1.0, 0, 0], [0, 1.0, 0]])
-    return AlignedPairs([p.stem for p in paths], list(sources), list(targets), [identity] * len(paths), size)
+    return AlignedPairs([p.stem for p in paths], list(targets), list(targets), [identity] * len(paths), size)
 
 
-def _project(request, teacher, targets: torch.Tensor, run_dir: Path, stage, console) -> torch.Tensor:
-    """Anchor latents, projected once and kept in the run folder."""
-    path = run_dir / "anchors.safetensors"
-    stage("project", f"{targets.shape[0]} exemplar(s) into {teacher.name}, {request.projection_steps} steps")
-    if path.is_file():
-        console.print("    kept from the earlier run")
-        return load_file(str(path))["latents"]
-    with job_progress(console) as progress:
-        task = progress.add_task("steps", total=request.projection_steps, info="")
-        result = project(
-            teacher,
-            targets,
-            steps=request.projection_steps,
-            on_step=lambda s, loss: progress.update(task, completed=s, info=loss_info(loss)),
-        )
-    save_grid(run_dir / "project.png", [list(to_uint8(targets)), list(to_uint8(result.reconstructions.float()))])
-    tensors = {"latents": result.latents.cpu().contiguous(), "errors": result.errors.cpu().contiguous()}
-    atomic_write(path, lambda f: f.write(save(tensors)))
-    console.print(f"    reconstruction error {float(result.errors.mean()):.3f}")
-    return result.latents
-
-
-def _teacher_stages(request, teacher, pairs: AlignedPairs, run_dir: Path, stage, console) -> TeacherData:
-    targets = torch.stack([to_tensor(pairs.crops(i)[1]) for i in range(len(pairs))])
-    if request.pair_dirs:  # x_i is the real photo; its projection gives w_i
-        sources = torch.stack([to_tensor(pairs.crops(i)[0]) for i in range(len(pairs))])
-        latents = _project(request, teacher, sources, run_dir, stage, console)
-    else:
-        latents = load_file(str(run_dir / "anchors.safetensors"))["latents"]
-    stage("adapt", f"the teacher to the {len(pairs)} target(s), {request.adapt_steps} steps")
-    config = AdaptConfig(steps=request.adapt_steps, seed=request.seed)
-    resume_adapt = (run_dir / ADAPT_CHECKPOINT).is_file()  # a finished or interrupted adaptation is continued
-    with job_progress(console) as progress:
-        task = progress.add_task("steps", total=config.steps, info="")
-        adapted = adapt(
-            teacher,
-            targets,
-            latents,
-            config,
-            run_dir,
-            resume=resume_adapt,
-            on_step=lambda s, losses: progress.update(task, completed=s, info=loss_info(losses["anchor"])),
-        )
-    stage("augment", f"{request.rendered_pairs} pairs from shared latents")
-    shards = render_pairs(teacher, adapted, run_dir / "pairs", request.rendered_pairs, seed=request.seed)
-    loaded = list(read_shards(shards))
-    first = loaded[0]
-    save_grid(
-        run_dir / "augment.png",
-        [list(first.sources[:8].permute(0, 2, 3, 1).numpy()), list(first.targets[:8].permute(0, 2, 3, 1).numpy())],
-        tile=96,
+def _teacher_stages(request, teacher, pairs, size, template, device, run_dir: Path, stage) -> tuple:
+    stage("photos", f"{request.photos_dir}: aligned to the style's frame, cached (at most {request.photos_limit})")
+    photos = _face_bank(request, size, template, device, stage)
+    frame = FrameMap.between(template, size, teacher.template, teacher.resolution)
+    settings = GPDSettings(
+        projection_steps=request.projection_steps,
+        adapt=replace(GPDSettings().adapt, steps=request.adapt_steps, seed=request.seed),
+        encoder=replace(EncoderConfig(), steps=request.encoder_steps, seed=request.seed),
     )
-    with torch.no_grad():
-        anchor_teacher = adapted.synthesis(latents.to(teacher.device)).cpu()
-    return TeacherData.build(
-        torch.cat([s.sources for s in loaded]),
-        torch.cat([s.targets for s in loaded]),
-        torch.cat([s.latents for s in loaded]),
-        latents.cpu(),
-        anchor_teacher,
-    )
+    return gpd_teacher_data(teacher, pairs, bool(request.shots_dir), photos, frame, settings, run_dir, stage)
+
+
+def _face_bank(request, size: int, template, device, reporter) -> np.ndarray:
+    """The face bank's aligned photos, from the cache shared by every run on the same folder and settings."""
+    folder = Path(request.photos_dir).resolve()
+    key = hashlib.sha256(f"{folder}|{size}|{request.photos_limit}".encode()).hexdigest()[:16]
+    cache = gpdface_home() / "facebanks" / f"{folder.name}-{key}"
+    with reporter.steps(request.photos_limit) as update:
+        faces = align_collection(
+            folder, cache, _detector(device), size, template, limit=request.photos_limit,
+            on_photo=lambda done, total: update(done, f"{done}/{total} photos"),
+        )  # fmt: skip
+    if len(faces) < MIN_PHOTOS:
+        raise InputError(f"{folder}: only {len(faces)} photo(s) with one clear face; the face bank needs {MIN_PHOTOS}+")
+    reporter.note(f"{len(faces)} faces ({len(faces.skipped)} photos skipped; cache {cache})")
+    return faces.images
 
 
 def _fit_background(mode: str, pairs: AlignedPairs, template: np.ndarray) -> tuple[Background, dict]:
@@ -302,13 +290,24 @@ def _device_description(device: torch.device) -> str:
 
 
 def _validate(request: FinetuneRequest) -> None:
-    if bool(request.pair_dirs) == (request.shots_dir is not None):
-        raise InputError("give either --shots DIR (stylized exemplars) or --pairs DIR (source/ + target/), not both")
+    if not request.pair_dirs and request.shots_dir is None:
+        raise UsageError("give the exemplars: --shots DIR (1–10 stylized faces) or --pairs DIR (source/ + target/)")
+    if request.pair_dirs and request.shots_dir is not None:
+        raise UsageError("give either --shots DIR or --pairs DIR, not both")
+    if request.resume and request.restart:
+        raise UsageError("--resume continues the earlier run and --restart discards it: give one of them")
     if request.steps < 1 or request.batch_size < 1:
         raise InputError("--steps and --batch-size must be at least 1")
     if request.default_output not in ("paste", "crop"):
         raise InputError("--default-output must be paste or crop")
     DistillConfig().with_weights(request.weights)  # unknown terms and negative weights, named
+    if request.teacher != "none" and request.photos_dir is None:
+        raise InputError(
+            "a style made with a teacher needs real face photos for the student to learn from: pass --photos DIR "
+            "(any folder of face photos, a few hundred or more; e.g. LFW), or --teacher none with --pairs"
+        )
+    if request.photos_dir is not None:
+        list_photos(request.photos_dir)
     if request.background not in BACKGROUND_MODES:
         raise InputError(f"--background must be one of {', '.join(BACKGROUND_MODES)}, not {request.background!r}")
     if not request.name or "/" in request.name or request.name.startswith("."):

@@ -7,7 +7,6 @@ from safetensors.torch import load_file
 from conftest import asset
 from gpdface.errors import InputError
 from gpdface.train.adapt import CHECKPOINT, AdaptConfig, adapt, correspondence_loss
-from gpdface.train.augment import read_shards, render_pairs
 from gpdface.train.augment_ops import diff_augment
 from gpdface.train.data import align_images, find_shots
 from gpdface.train.diagnostics import adaptation_report
@@ -81,21 +80,6 @@ def test_adaptation_moves_toward_the_targets_and_resumes(teacher, sketches, tmp_
     assert torch.equal(again.state_dict()["main.12.weight"], adapted.state_dict()["main.12.weight"])
     report = adaptation_report(teacher, adapted, sketches, samples=8)
     assert set(report) >= {"structure_ssim_matched", "structure_ssim_shuffled", "nearest_exemplar_l1_min"}
-
-
-def test_paired_shards_are_deterministic_and_resumable(teacher, tmp_path):
-    first = render_pairs(teacher, teacher, tmp_path / "a", count=10, shard_size=4, seed=3, batch_size=3)
-    assert [p.name for p in first] == ["shard_00000.safetensors", "shard_00001.safetensors", "shard_00002.safetensors"]
-    shards = list(read_shards(first))
-    assert [s.sources.shape[0] for s in shards] == [4, 4, 2]
-    assert shards[0].sources.dtype == torch.uint8 and shards[0].latents.shape == (4, 100)
-    assert torch.equal(shards[0].sources, shards[0].targets)  # same generator twice: identical pairs
-    again = render_pairs(teacher, teacher, tmp_path / "b", count=10, shard_size=4, seed=3, batch_size=4)
-    assert all(torch.equal(a.sources, b.sources) for a, b in zip(shards, read_shards(again), strict=True))
-    first[1].unlink()  # an interrupted run: shard 1 missing
-    stamp = first[0].stat().st_mtime_ns
-    render_pairs(teacher, teacher, tmp_path / "a", count=10, shard_size=4, seed=3, batch_size=3)
-    assert first[1].is_file() and first[0].stat().st_mtime_ns == stamp
 
 
 def test_shot_count_limits(tmp_path):

@@ -1,0 +1,144 @@
+"""Two-scale GPD's parts: frames, the encoder, teacher targets for photos, the early stop of adaptation, and
+the photo terms of distillation — with tiny step counts."""
+
+import json
+
+import cv2
+import numpy as np
+import pytest
+import torch
+
+from conftest import asset
+from gpdface.face.align import template_for
+from gpdface.train.adapt import CHECKPOINT, CURVE, AdaptConfig, adapt, correspondence
+from gpdface.train.data import AlignedPairs
+from gpdface.train.distill import DistillConfig, distill_student
+from gpdface.train.encoder import EncoderConfig, encode, train_encoder
+from gpdface.train.frames import FrameMap
+from gpdface.train.objective import ObjectiveConfig
+from gpdface.train.teacher_data import build_photo_targets, confidence_from_errors
+from gpdface.train.teachers import load_teacher
+
+FFHQ_256, FFHQ_64 = template_for(256), template_for(64)
+
+
+@pytest.fixture(scope="module")
+def teacher():
+    return load_teacher("lfw64")  # embedded: the FFHQ frame at 64 px
+
+
+@pytest.fixture(scope="module")
+def photos(detector):
+    """Twelve real LFW faces aligned to the 256 px FFHQ frame."""
+    from gpdface.face.align import align_face
+    from gpdface.imageio import read_image
+
+    folder = asset("faces/lfw-deepfunneled")
+    crops = []
+    for path in sorted(folder.iterdir())[:40:3]:
+        faces = detector.detect(read_image(path).rgb)
+        if faces:
+            crops.append(align_face(read_image(path).rgb, faces[0].landmarks, 256, FFHQ_256).crop)
+    return np.stack(crops[:12])
+
+
+def test_frame_of_a_same_template_teacher_is_a_plain_reduction(photos):
+    frame = FrameMap.between(FFHQ_256, 256, FFHQ_64, 64)
+    assert frame.scale == pytest.approx(0.25, abs=1e-4)
+    low = frame.to_teacher(photos[:2])
+    area = np.stack([cv2.resize(p, (64, 64), interpolation=cv2.INTER_AREA) for p in photos[:2]])
+    # the template convention: the box-reduced crop moved by 0.375 px (pixel centres at 4j + 1.5)
+    moved = np.stack([cv2.warpAffine(a, np.float32([[1, 0, 0.375], [0, 1, 0.375]]), (64, 64),
+                                     borderMode=cv2.BORDER_REFLECT_101) for a in area])  # fmt: skip
+    assert low.shape == (2, 64, 64, 3) and np.abs(low[:, 2:-2, 2:-2].astype(int) - moved[:, 2:-2, 2:-2]).mean() < 1.5
+    # targets come back in the box-reduction convention, lined up with the student's pooled drawing
+    back = frame.to_style(low, 64)[:, 2:-2, 2:-2].astype(int)
+    assert np.abs(back - area[:, 2:-2, 2:-2]).mean() < np.abs(back - moved[:, 2:-2, 2:-2]).mean()
+
+
+def test_frame_of_another_template_puts_landmarks_on_it():
+    shifted = FFHQ_64 + np.array([1.5, -2.0], np.float32)  # a teacher whose faces sit elsewhere
+    frame = FrameMap.between(FFHQ_256, 256, shifted, 64)
+    moved = np.c_[FFHQ_256, np.ones(5)] @ frame.matrix.T
+    assert np.abs(moved - shifted).max() < 0.05
+    image = np.zeros((256, 256, 3), np.uint8)
+    cv2.circle(image, (int(FFHQ_256[2, 0]), int(FFHQ_256[2, 1])), 8, (255, 255, 255), -1)  # a dot on the nose
+    low = frame.to_teacher(image[None])[0, ..., 0].astype(float)
+    ys, xs = np.nonzero(low > 60)
+    assert abs(xs.mean() - shifted[2, 0]) < 1.0 and abs(ys.mean() - shifted[2, 1]) < 1.0
+
+
+def test_encoder_learns_the_teachers_codes_and_resumes(teacher, tmp_path):
+    config = EncoderConfig(steps=30, batch_size=16, checkpoint_every=15)
+    torch.manual_seed(0)
+    with torch.no_grad():
+        latents = teacher.sample_latents(16, torch.Generator().manual_seed(9))
+        samples = teacher.synthesis(latents)
+    untrained = encode(teacher, train_encoder(teacher, EncoderConfig(steps=0), tmp_path / "none"), samples)
+    encoder = train_encoder(teacher, config, tmp_path / "enc")
+    trained = encode(teacher, encoder, samples)
+    assert trained.latents.shape == (16, 100)
+    assert trained.errors.mean() < untrained.errors.mean()  # G_s(E(x)) reproduces its samples better
+    refined = encode(teacher, encoder, samples, refine_steps=10)
+    assert refined.errors.mean() < trained.errors.mean()
+    again = train_encoder(teacher, config, tmp_path / "enc", resume=True)  # finished: nothing more to do
+    for key, value in encoder.state_dict().items():
+        assert torch.equal(again.state_dict()[key], value), key
+
+
+def test_confidence_is_high_for_well_reproduced_photos():
+    errors = torch.tensor([0.1, 0.2, 0.3, 0.4, 0.8])
+    c = confidence_from_errors(errors)
+    assert (c > 0).all() and (c <= 1).all() and (c.diff() < 0).all()
+    assert float(c[2]) == pytest.approx(np.exp(-0.5), abs=1e-6)  # the median photo
+
+
+def test_photo_targets(teacher, photos, tmp_path):
+    encoder = train_encoder(teacher, EncoderConfig(steps=5, batch_size=8), tmp_path)
+    frame = FrameMap.between(FFHQ_256, 256, teacher.template, 64)
+    anchors = teacher.sample_latents(3, torch.Generator().manual_seed(1))
+    data = build_photo_targets(teacher, teacher, encoder, photos, anchors, frame)
+    assert data.photos.shape == (12, 3, 256, 256) and data.photos.dtype == torch.uint8
+    assert data.targets.shape == (12, 3, 64, 64) and data.targets.dtype == torch.uint8
+    assert data.factor == 4 and data.anchor_targets.shape == (3, 3, 64, 64)
+    assert set(data.nearest.tolist()) <= {0, 1, 2} and data.confidence.max() <= 1
+    assert (data.uniform().confidence == 1).all() and not (data.confidence == 1).all()
+
+
+def test_adaptation_stops_when_correspondence_falls_and_keeps_the_last_good_generator(teacher, tmp_path):
+    with torch.no_grad():
+        targets = teacher.synthesis(teacher.sample_latents(2, torch.Generator().manual_seed(3))).flip(-1) * 0.3
+    anchors = teacher.sample_latents(2, torch.Generator().manual_seed(4))
+    # a floor no generator can pass after its first change: the run stops at min_steps
+    config = AdaptConfig(steps=12, batch_size=4, check_every=2, min_steps=4, min_correspondence=1e6)
+    adapted = adapt(teacher, targets, anchors, config, tmp_path)
+    curve = json.loads((tmp_path / CURVE).read_text())
+    assert [p["step"] for p in curve] == [2, 4]
+    state = torch.load(tmp_path / CHECKPOINT, weights_only=True)
+    assert state["stopped_at"] == 4 and state["step"] == 12  # finished, for --resume
+    probes = teacher.sample_latents(8, torch.Generator().manual_seed(2))
+    kept = correspondence(teacher, adapted, probes)["ratio"]
+    at_two = AdaptConfig(steps=2, batch_size=4, check_every=2)
+    two = adapt(teacher, targets, anchors, at_two, tmp_path / "two")
+    assert kept == pytest.approx(correspondence(teacher, two, probes)["ratio"], rel=1e-5)  # step 2's generator
+    never = adapt(teacher, targets, anchors, AdaptConfig(steps=6, batch_size=4, check_every=2), tmp_path / "on")
+    assert torch.load(tmp_path / "on" / CHECKPOINT, weights_only=True)["stopped_at"] is None and never is not None
+
+
+def test_two_scale_distillation_runs_every_term(teacher, photos, tmp_path):
+    encoder = train_encoder(teacher, EncoderConfig(steps=3, batch_size=8), tmp_path / "enc")
+    frame = FrameMap.between(FFHQ_256, 256, teacher.template, 64)
+    anchors_latents = teacher.sample_latents(2, torch.Generator().manual_seed(1))
+    data = build_photo_targets(teacher, teacher, encoder, photos, anchors_latents, frame)
+    identity = np.array([[1.0, 0, 0], [0, 1.0, 0]])
+    sketches = [np.repeat(p.mean(axis=2, keepdims=True).astype(np.uint8), 3, axis=2) for p in photos[:2]]
+    pairs = AlignedPairs(["a", "b"], list(photos[:2]), sketches, [identity] * 2, 256)
+    unconditional = ObjectiveConfig(conditional=False, disc_width=8)
+    config = DistillConfig(steps=2, batch_size=2, teacher_batch_size=2, objective=unconditional, window=64)
+    seen = []
+    distill_student(pairs, config, tmp_path / "run", torch.device("cpu"), teacher_data=data,
+                    on_step=lambda step, values: seen.append(values))  # fmt: skip
+    assert set(seen[-1]) >= {"teacher", "relative", "lowpass_l1", "adversarial", "feature_matching", "disc"}
+    with pytest.raises(ValueError, match="unconditional"):
+        conditional = DistillConfig(steps=1, batch_size=1)
+        distill_student(pairs, conditional, tmp_path / "c", torch.device("cpu"), teacher_data=data)
