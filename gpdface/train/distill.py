@@ -209,12 +209,16 @@ def distill_student(
                 run_dir / CHECKPOINT, model, ema, optimizer, scheduler, batches, done, objective, terms, seconds
             )
     log.flush()
-    return recalibrate_batchnorm(ema.model, batches)
+    # The statistics come from the photos the style will be given: the face bank's when there is one (with
+    # --shots the anchors' sources are G_s(w), not photos), else the anchor pairs' sources.
+    inputs = terms.photo_windows if terms is not None else lambda: batches.sample()[0]
+    return recalibrate_batchnorm(ema.model, inputs)
 
 
 @torch.no_grad()
-def recalibrate_batchnorm(model: StudentNet, batches: PairBatches, count: int = 64) -> StudentNet:
-    """Re-measure a batch-normalised student's statistics on ``count`` training batches, in eval mode after.
+def recalibrate_batchnorm(model: StudentNet, inputs: Callable[[], torch.Tensor], count: int = 64) -> StudentNet:
+    """Re-measure a batch-normalised student's statistics on ``count`` batches from ``inputs()``, in eval mode
+    after.
 
     The running statistics were gathered under the live weights; the exported weights are their moving
     average, whose activations differ slightly. Without batch norm the model is returned as it is.
@@ -228,7 +232,7 @@ def recalibrate_batchnorm(model: StudentNet, batches: PairBatches, count: int = 
         norm.momentum = None  # a cumulative average over the batches below
     model.train()
     for _ in range(count):
-        model(batches.sample()[0].to(device))
+        model(inputs().to(device))
     for norm in norms:
         norm.momentum = 0.1
     return model.eval()
@@ -286,6 +290,11 @@ class _PhotoTerms:
             part = image[:, y // scale : y // scale + side, x // scale : x // scale + side]
             parts.append(part.flip(-1) if flip else part)
         return torch.stack(parts)
+
+    def photo_windows(self) -> torch.Tensor:
+        """A batch of random face-bank windows in [-1, 1] (for the batch statistics)."""
+        index, places = self._windows(self.config.teacher_batch_size)
+        return self._cut(self.data.photos[index].float().div(127.5).sub(1), places, 1)
 
     def loss(self, model: StudentNet) -> tuple[torch.Tensor, dict[str, float], torch.Tensor]:
         """(weighted loss, each term's value, the photos' drawings for the discriminator)."""

@@ -301,6 +301,15 @@ def _validate(request: FinetuneRequest) -> None:
     if request.default_output not in ("paste", "crop"):
         raise InputError("--default-output must be paste or crop")
     DistillConfig().with_weights(request.weights)  # unknown terms and negative weights, named
+    if request.background not in BACKGROUND_MODES:
+        raise InputError(f"--background must be one of {', '.join(BACKGROUND_MODES)}, not {request.background!r}")
+    if not request.name or "/" in request.name or request.name.startswith("."):
+        raise InputError(f"--name {request.name!r} must be a plain name (letters, digits, - and _)")
+    # Check the exemplars, then the face bank, before anything slow (or a teacher download) happens.
+    if request.shots_dir is not None:
+        find_shots(request.shots_dir)
+    for folder in [*request.pair_dirs, *request.eval_dirs]:
+        find_pairs(folder)
     if request.teacher != "none" and request.photos_dir is None:
         raise InputError(
             "a style made with a teacher needs real face photos for the student to learn from: pass --photos DIR "
@@ -308,15 +317,6 @@ def _validate(request: FinetuneRequest) -> None:
         )
     if request.photos_dir is not None:
         list_photos(request.photos_dir)
-    if request.background not in BACKGROUND_MODES:
-        raise InputError(f"--background must be one of {', '.join(BACKGROUND_MODES)}, not {request.background!r}")
-    if not request.name or "/" in request.name or request.name.startswith("."):
-        raise InputError(f"--name {request.name!r} must be a plain name (letters, digits, - and _)")
-    # Check the exemplars before anything slow (or a teacher download) happens.
-    if request.shots_dir is not None:
-        find_shots(request.shots_dir)
-    for folder in [*request.pair_dirs, *request.eval_dirs]:
-        find_pairs(folder)
 
 
 def _check_run_dir(run_dir: Path, request: FinetuneRequest) -> None:

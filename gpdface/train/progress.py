@@ -21,8 +21,10 @@ def job_progress(console: Console) -> Progress:
     return _TenthsProgress(*columns, console=console)
 
 
-def loss_info(loss: float | dict[str, float]) -> str:
-    """``loss 0.1234``, or every term of a dict: ``lowpass_l1 0.081 adversarial 0.93 …``."""
+def loss_info(loss: float | dict[str, float] | str) -> str:
+    """``loss 0.1234``, every term of a dict (``lowpass_l1 0.081 adversarial 0.93 …``), or a text as it is."""
+    if isinstance(loss, str):
+        return loss
     if isinstance(loss, dict):
         return " ".join(f"{name} {value:.3g}" for name, value in loss.items())
     return f"loss {loss:.4f}"

@@ -117,8 +117,8 @@ def test_finetune_command_exports_a_usable_style(pair_dir, with_detector, tmp_pa
     assert translated.exit_code == 0, translated.output
 
 
-def test_finetune_from_five_shots_with_the_dcgan_teacher(with_detector, monkeypatch, tmp_path, astronaut):
-    """Every GPD stage with tiny step counts; then an interrupted run resumes without redoing finished stages."""
+def test_finetune_from_five_shots_at_256_px_with_a_64_px_teacher(with_detector, monkeypatch, tmp_path, astronaut):
+    """Every two-scale GPD stage with tiny step counts; then a longer run resumes without redoing finished stages."""
     monkeypatch.setenv(
         "GPDFACE_WEIGHTS_PATH", f"{with_detector}:{asset('teachers/dcgan64_digiface.safetensors').parent}"
     )
@@ -128,36 +128,23 @@ def test_finetune_from_five_shots_with_the_dcgan_teacher(with_detector, monkeypa
         shutil.copy(path, shots / path.name)
     runner = CliRunner()
     args = [
-        "finetune",
-        "--shots",
-        str(shots),
-        "--name",
-        "s5",
-        "--teacher",
-        "dcgan64",
-        "--steps",
-        "4",
-        "--adapt-steps",
-        "2",
-        "--projection-steps",
-        "3",
-        "--rendered-pairs",
-        "16",
-        "--batch-size",
-        "2",
-    ]
+        "finetune", "--shots", str(shots), "--name", "s5", "--teacher", "dcgan64",
+        "--photos", str(asset("faces/lfw-deepfunneled")), "--photos-limit", "60",
+        "--steps", "4", "--adapt-steps", "2", "--projection-steps", "3", "--encoder-steps", "3", "--batch-size", "2",
+    ]  # fmt: skip
     result = runner.invoke(app, args)
     assert result.exit_code == 0, result.output
+    assert "8/8 export" in result.stderr
     from gpdface.hub import gpdface_home
     from gpdface.style import load_style
 
     run = gpdface_home() / "runs" / "s5"
-    assert {"align.png", "project.png", "adapt_000002.png", "augment.png", "anchors.safetensors", "student.ckpt"} <= {
-        p.name for p in run.iterdir()
-    }
+    made = {p.name for p in run.iterdir()}
+    assert {"align.png", "project.png", "adapt_000002.png", "encode.png", "anchors.safetensors", "student.ckpt"} <= made
+    assert {"adapt_curve.json", "encoder.ckpt"} <= made
     style = load_style("s5")
-    assert style.info.crop_size == 64 and style.info.provenance["teacher"] == "dcgan64"
-    assert style.info.provenance["shots"] == 5
+    assert style.info.crop_size == 256 and style.info.provenance["teacher"] == "dcgan64"  # 256 px, a 64 px teacher
+    assert style.info.provenance["shots"] == 5 and style.info.provenance["steps"]["photos"] >= 50
     stamp = (run / "anchors.safetensors").stat().st_mtime_ns
     longer = [("8" if a == "4" and args[i - 1] == "--steps" else a) for i, a in enumerate(args)]
     more = runner.invoke(app, [*longer, "--resume"])  # 8 distillation steps now
@@ -170,6 +157,18 @@ def test_finetune_from_five_shots_with_the_dcgan_teacher(with_detector, monkeypa
     Image.fromarray(astronaut).save(tmp_path / "a.png")
     out = runner.invoke(app, ["translate", str(tmp_path / "a.png"), "--style", "s5", "-o", str(tmp_path / "o.png")])
     assert out.exit_code == 0, out.output
+
+
+def test_a_teacher_needs_a_face_bank(tmp_path):
+    shots = tmp_path / "shots"
+    shots.mkdir()
+    (shots / "a.png").write_bytes(b"")
+    result = CliRunner().invoke(app, ["finetune", "--shots", str(shots), "--name", "x"])
+    assert result.exit_code == 1 and "--photos DIR" in result.stderr
+    (tmp_path / "nophotos").mkdir()
+    args = ["finetune", "--shots", str(shots), "--name", "x", "--photos", str(tmp_path / "nophotos")]
+    empty = CliRunner().invoke(app, args)
+    assert empty.exit_code == 1 and "no images" in empty.stderr
 
 
 def test_finetune_reports_identity_when_asked(pair_dir, with_detector):
@@ -201,7 +200,11 @@ def test_shot_errors_are_one_line(tmp_path):
     result = runner.invoke(app, ["finetune", "--shots", str(tmp_path / "empty"), "--name", "x"])
     assert result.exit_code == 1 and "1–10 exemplars" in result.stderr
     both = runner.invoke(app, ["finetune", "--shots", str(tmp_path), "--pairs", str(tmp_path), "--name", "x"])
-    assert both.exit_code == 1 and "not both" in both.stderr
+    assert both.exit_code == 2 and "not both" in both.stderr
+    neither = runner.invoke(app, ["finetune", "--name", "x"])
+    assert neither.exit_code == 2 and "--shots DIR (1–10 stylized faces) or --pairs DIR" in neither.stderr
+    contradictory = runner.invoke(app, ["finetune", "--shots", str(tmp_path), "--name", "x", "--resume", "--restart"])
+    assert contradictory.exit_code == 2 and "give one of them" in contradictory.stderr
 
 
 def test_push_to_hub_then_download_by_the_printed_manifest_entry(pair_dir, tmp_path, monkeypatch):
