@@ -238,12 +238,13 @@ def distill_student(
                 run_dir / CHECKPOINT, model, ema, optimizer, scheduler, batches, done, objective, terms, seconds
             )
     log.flush()
-    return recalibrate_batchnorm(ema.model, batches)
+    return recalibrate_batchnorm(ema.model, lambda: batches.sample()[0])
 
 
 @torch.no_grad()
-def recalibrate_batchnorm(model: StudentNet, batches: PairBatches, count: int = 64) -> StudentNet:
-    """Re-measure a batch-normalised student's statistics on ``count`` training batches, in eval mode after.
+def recalibrate_batchnorm(model: StudentNet, inputs: Callable[[], torch.Tensor], count: int = 64) -> StudentNet:
+    """Re-measure a batch-normalised student's statistics on ``count`` batches from ``inputs()`` (photos the
+    student will be given), in eval mode after.
 
     The running statistics were gathered under the live weights; the exported weights are their moving
     average, whose activations differ slightly. Without batch norm the model is returned as it is.
@@ -257,7 +258,7 @@ def recalibrate_batchnorm(model: StudentNet, batches: PairBatches, count: int = 
         norm.momentum = None  # a cumulative average over the batches below
     model.train()
     for _ in range(count):
-        model(batches.sample()[0].to(device))
+        model(inputs().to(device))
     for norm in norms:
         norm.momentum = 0.1
     return model.eval()
