@@ -314,8 +314,10 @@ class _TeacherTerms:
             student_change = out - model(self.anchor_sources)[nearest]
             teacher_change = y - data.anchor_teacher.to(self.device)[nearest]
             relative = (
-                F.avg_pool2d(student_change, c.relative_lowpass) - F.avg_pool2d(teacher_change, c.relative_lowpass)
-            ).abs().mean()
+                (F.avg_pool2d(student_change, c.relative_lowpass) - F.avg_pool2d(teacher_change, c.relative_lowpass))
+                .abs()
+                .mean()
+            )
             total, values["relative"] = total + c.relative_weight * relative, float(relative.detach())
         return total, values
 
