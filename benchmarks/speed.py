@@ -100,7 +100,8 @@ def pipeline_figures(translator, photo: np.ndarray, repeats: int, workdir: Path)
     """The translate pipeline split into its stages, on a JPEG file as a user would give it."""
     source = workdir / f"photo_{photo.shape[1]}.jpg"
     write_image(source, photo)
-    stages: dict[str, list[float]] = {k: [] for k in ("read", "detect", "align", "student", "paste", "write")}
+    # compose: the style's background, the head masks and the paste (Translator.compose)
+    stages: dict[str, list[float]] = {k: [] for k in ("read", "detect", "align", "student", "compose", "write")}
     faces = 0
     for run in range(repeats + 1):
         t0 = time.perf_counter()

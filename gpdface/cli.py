@@ -385,8 +385,10 @@ def finetune(
     projection_steps: Annotated[int, typer.Option(help="Projection steps per exemplar batch.")] = 300,
     photos: Annotated[
         Path | None,
-        typer.Option(help="With a teacher: a folder of real face photos (any; a few hundred or more) the student "
-                     "learns from; aligned once and cached."),
+        typer.Option(
+            help="With a teacher: a folder of real face photos (any; a few hundred or more) the student "
+            "learns from; aligned once and cached."
+        ),
     ] = None,
     photos_limit: Annotated[int, typer.Option(help="Use at most this many of the photos.")] = 2000,
     encoder_steps: Annotated[int, typer.Option(help="Steps of the encoder into the teacher's latents.")] = 1500,

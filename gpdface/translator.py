@@ -38,6 +38,18 @@ from .imageio import (
 from .style import OUTPUT_MODES, Style, load_style
 
 MAX_WHOLE_SIDE = 2048  # the `student` background runs on at most this long a side
+WHOLE_TILE, WHOLE_MARGIN = 512, 128  # tiles of the `student` background; the margin exceeds the student's reach
+
+
+def _tiles(height: int, width: int, tile: int, margin: int):
+    """``(y0, y1, x0, x1, (top, bottom, left, right))``: each output tile and the larger window it is computed
+    from (the tile plus ``margin`` on every side, clipped to the image). Sizes are multiples of 8 when the
+    image's are, so every window keeps the student's downsampling grid."""
+    for y0 in range(0, height, tile):
+        for x0 in range(0, width, tile):
+            y1, x1 = min(y0 + tile, height), min(x0 + tile, width)
+            window = (max(0, y0 - margin), min(height, y1 + margin), max(0, x0 - margin), min(width, x1 + margin))
+            yield y0, y1, x0, x1, window
 
 
 @dataclass
@@ -326,18 +338,27 @@ class Translator:
 
     def stylize_whole(self, image: np.ndarray, scale: float) -> np.ndarray:
         """The student on a whole ``H W 3`` uint8 photo resized by ``scale`` (photo → crop pixels), so that
-        its faces are at the size the student was trained on; the result at the photo's size."""
+        its faces are at the size the student was trained on; the result at the photo's size.
+
+        The photo goes through in tiles with a margin wider than the student's reach, so memory stays
+        bounded on large photos; for a batch-normalised (local) student the result is exactly the
+        untiled one.
+        """
         height, width = image.shape[:2]
-        scale = min(scale, MAX_WHOLE_SIDE / max(height, width))  # bound memory on huge photos
+        scale = min(scale, MAX_WHOLE_SIDE / max(height, width))  # bound the work on huge photos
         multiple = 2 ** (len(self.style.model.config.channels) - 1)  # the student halves the side this often
         new_w, new_h = max(multiple, round(width * scale)), max(multiple, round(height * scale))
         resized = cv2.resize(image, (new_w, new_h), interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR)
         pad_h, pad_w = -new_h % multiple, -new_w % multiple
         padded = cv2.copyMakeBorder(resized, 0, pad_h, 0, pad_w, cv2.BORDER_REFLECT_101)
-        with torch.inference_mode():
-            batch = to_tensor(padded)[None].to(self.device, self.dtype).contiguous(memory_format=torch.channels_last)
-            drawn = to_uint8(self.model(batch).float())[0][:new_h, :new_w]
-        return cv2.resize(drawn, (width, height), interpolation=cv2.INTER_LINEAR)
+        drawn = np.empty_like(padded)
+        for y0, y1, x0, x1, (top, bottom, left, right) in _tiles(*padded.shape[:2], WHOLE_TILE, WHOLE_MARGIN):
+            tile = padded[top:bottom, left:right]
+            with torch.inference_mode():
+                batch = to_tensor(tile)[None].to(self.device, self.dtype).contiguous(memory_format=torch.channels_last)
+                out = to_uint8(self.model(batch).float())[0]
+            drawn[y0:y1, x0:x1] = out[y0 - top : y1 - top, x0 - left : x1 - left]
+        return cv2.resize(drawn[:new_h, :new_w], (width, height), interpolation=cv2.INTER_LINEAR)
 
     def compose(self, prepared: PreparedImage, stylized: list[np.ndarray]) -> TranslationResult:
         """The result: the photo rendered as the style's background says, each stylized face pasted back with

@@ -234,3 +234,23 @@ def test_student_background_runs_the_student_on_the_whole_photo(identity, astron
     assert error.mean() < 6  # the identity student, resized there and back
     with pytest.raises(InputError, match="background"):
         Translator(identity.style.path, device="cpu", background="sepia")
+
+
+def test_student_background_in_tiles_equals_the_whole_photo_at_once(tmp_path, astronaut):
+    """The `student` background runs in tiles (bounded memory); for a batch-normalised student — local in eval
+    mode — that is exactly the photo drawn in one pass."""
+    from gpdface.imageio import to_tensor, to_uint8
+
+    style = make_style(tmp_path, "local", seed=3)
+    translator = Translator(style, device="cpu")
+    for module in translator.model.modules():  # running statistics other than their initial values
+        if isinstance(module, torch.nn.BatchNorm2d):
+            module.running_mean.uniform_(-0.3, 0.3)
+            module.running_var.uniform_(0.5, 2.0)
+    # 504 × 1024: two tiles, each drawn with its margin
+    photo = np.concatenate([astronaut, astronaut[:, ::-1]], axis=1)[:504]
+    tiled = translator.stylize_whole(photo, 1.0)
+    with torch.inference_mode():
+        whole = to_uint8(translator.model(to_tensor(photo)[None]).float())[0]
+    assert tiled.shape == photo.shape
+    assert np.abs(tiled.astype(int) - whole.astype(int)).max() <= 1  # uint8 rounding only

@@ -134,9 +134,7 @@ class StudentNet(nn.Module):
         self.stem = ConvBlock(config.in_channels, ch[0], norm)
         self.down = nn.ModuleList(ConvBlock(ch[i], ch[i + 1], norm, stride=2) for i in range(len(ch) - 1))
         self.middle = nn.Sequential(*(ResBlock(ch[-1], norm) for _ in range(config.res_blocks)))
-        self.up = nn.ModuleList(
-            UpBlock(ch[i + 1], ch[i], norm, config.upsample) for i in reversed(range(len(ch) - 1))
-        )
+        self.up = nn.ModuleList(UpBlock(ch[i + 1], ch[i], norm, config.upsample) for i in reversed(range(len(ch) - 1)))
         self.head = nn.Conv2d(ch[0], config.out_channels, 3, padding=1, padding_mode="reflect")
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

@@ -217,8 +217,8 @@ def distill_student(
 
 @torch.no_grad()
 def recalibrate_batchnorm(model: StudentNet, inputs: Callable[[], torch.Tensor], count: int = 64) -> StudentNet:
-    """Re-measure a batch-normalised student's statistics on ``count`` batches from ``inputs()``, in eval mode
-    after.
+    """Re-measure a batch-normalised student's statistics on ``count`` batches from ``inputs()`` (photos the
+    student will be given), in eval mode after.
 
     The running statistics were gathered under the live weights; the exported weights are their moving
     average, whose activations differ slightly. Without batch norm the model is returned as it is.
