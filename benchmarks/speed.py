@@ -188,6 +188,11 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=None)
     parser.add_argument("--quick", action="store_true", help="few repeats and sizes: a smoke test")
     parser.add_argument("--out", type=Path, default=None)
+    parser.add_argument(
+        "--widths", type=int, nargs="*", default=[],
+        help="also time fresh students whose first stage has these widths (each stage doubles it) at 256 px, "
+        "batch 1: the speed side of the capacity trade",
+    )  # fmt: skip
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -236,7 +241,16 @@ def main() -> None:
         "synthesis_over_student": route["synthesis_s"] / (student_s["latency_ms"] / 1e3),
     }
     report["memory_24mp"] = peak_memory_translate(style, workdir)
+    report["capacity"] = [capacity_row(width, device, repeats) for width in args.widths]
     emit(report, args.out)
+
+
+def capacity_row(width: int, device: torch.device, repeats: int) -> dict:
+    """Speed of a fresh student with stage widths ``width·(1, 2, 4, 8)`` (256 px, batch 1, fp32)."""
+    model = StudentNet(StudentConfig(channels=tuple(width * 2**i for i in range(4))))
+    parameters = sum(p.numel() for p in model.parameters())
+    (row,) = student_figures(model, device, torch.float32, repeats, [256], [1])
+    return {"width": width, "parameters": parameters, **row}
 
 
 if __name__ == "__main__":

@@ -21,10 +21,11 @@ from pathlib import Path
 
 import torch
 import torch.nn.functional as F
-from safetensors.torch import load_file, save_file
+from safetensors.torch import load_file, save
 from torch import nn
 
 from ..errors import WeightsError
+from ..imageio import atomic_write
 from ..shapes import check_shape
 
 NORMS = ("instance", "batch", "none")
@@ -189,11 +190,9 @@ def save_student(model: StudentNet, directory: str | Path, dtype: torch.dtype = 
         k: v.detach().to("cpu", dtype if v.is_floating_point() else v.dtype).contiguous()
         for k, v in model.state_dict().items()
     }
-    tmp = directory / ".model.safetensors.tmp"
-    save_file(state, str(tmp), metadata={"format": "pt", "model": "StudentNet"})
-    tmp.replace(directory / "model.safetensors")
-    (directory / ".config.json.tmp").write_text(model.config.to_json(), encoding="utf-8")
-    (directory / ".config.json.tmp").replace(directory / "config.json")
+    weights = save(state, metadata={"format": "pt", "model": "StudentNet"})
+    atomic_write(directory / "model.safetensors", lambda f: f.write(weights))
+    atomic_write(directory / "config.json", lambda f: f.write(model.config.to_json().encode("utf-8")))
     return directory
 
 
