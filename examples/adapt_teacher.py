@@ -4,7 +4,7 @@
 
 Writes projection.png (exemplar / reconstruction), adapt_*.png (G_s(w) above G_t(w)), adapt_curve.json
 (the correspondence check every 25 steps) and report.json (correspondence, diversity and memorisation
-figures). ``--min-correspondence 0`` runs every step, without the early stop.
+figures). ``--correspondence-drop 0`` runs every step and keeps the last generator.
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=Path("runs/adapt"))
     parser.add_argument("--projection-steps", type=int, default=300)
     parser.add_argument("--steps", type=int, default=400)
-    parser.add_argument("--min-correspondence", type=float, default=None, help="default: the finetune default")
+    parser.add_argument("--correspondence-drop", type=float, default=None, help="default: the finetune default")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--correspondence-weight", type=float, default=AdaptConfig.correspondence_weight)
     parser.add_argument("--aligned", action="store_true")
@@ -56,9 +56,9 @@ def main() -> None:
     print(f"projected {len(crops)} exemplars, mean error {anchors.errors.mean():.3f}")
 
     started = time.perf_counter()
-    floor = GPDSettings().adapt.min_correspondence if args.min_correspondence is None else args.min_correspondence
+    drop = GPDSettings().adapt.correspondence_drop if args.correspondence_drop is None else args.correspondence_drop
     config = AdaptConfig(
-        steps=args.steps, seed=args.seed, correspondence_weight=args.correspondence_weight, min_correspondence=floor
+        steps=args.steps, seed=args.seed, correspondence_weight=args.correspondence_weight, correspondence_drop=drop
     )
     adapted = adapt(
         teacher,

@@ -49,7 +49,7 @@ class GPDSettings:
     """
 
     projection_steps: int = 300
-    adapt: AdaptConfig = field(default_factory=lambda: AdaptConfig(min_correspondence=2.0))
+    adapt: AdaptConfig = field(default_factory=lambda: AdaptConfig(correspondence_drop=0.9))
     encoder: EncoderConfig = field(default_factory=EncoderConfig)
     refine_steps: int = 0
 
@@ -125,9 +125,11 @@ def gpd_teacher_data(
             resume=(run_dir / ADAPT_CHECKPOINT).is_file(),  # a finished or interrupted adaptation is continued
             on_step=lambda step, losses: update(step, losses),
         )  # fmt: skip
-    stopped = torch.load(run_dir / ADAPT_CHECKPOINT, map_location="cpu", weights_only=True).get("stopped_at")
-    if stopped:
-        reporter.note(f"stopped at step {stopped}: the correspondence check fell below its floor")
+    state = torch.load(run_dir / ADAPT_CHECKPOINT, map_location="cpu", weights_only=True)
+    if state.get("best_step"):
+        stopped = f"stopped at step {state['stopped_at']}" if state.get("stopped_at") else "ran every step"
+        best = f"kept step {state['best_step']}, the best correspondence (ratio {state['best_ratio']:.2f})"
+        reporter.note(f"{stopped}; {best}")
 
     reporter.stage("encode", f"{len(photos)} photos into {teacher.name}'s latent space")
     encoder_dir = Path(encoder_dir or run_dir)

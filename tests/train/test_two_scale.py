@@ -105,24 +105,26 @@ def test_photo_targets(teacher, photos, tmp_path):
     assert (data.uniform().confidence == 1).all() and not (data.confidence == 1).all()
 
 
-def test_adaptation_stops_when_correspondence_falls_and_keeps_the_last_good_generator(teacher, tmp_path):
+def test_adaptation_keeps_the_best_correspondence_and_stops_when_it_falls(teacher, tmp_path):
     with torch.no_grad():
         targets = teacher.synthesis(teacher.sample_latents(2, torch.Generator().manual_seed(3))).flip(-1) * 0.3
     anchors = teacher.sample_latents(2, torch.Generator().manual_seed(4))
-    # a floor no generator can pass after its first change: the run stops at min_steps
-    config = AdaptConfig(steps=12, batch_size=4, check_every=2, min_steps=4, min_correspondence=1e6)
+    # a drop no check can survive: the first check at min_steps is the best, the next one stops the run
+    config = AdaptConfig(steps=12, batch_size=4, check_every=2, min_steps=4, correspondence_drop=1e6)
     adapted = adapt(teacher, targets, anchors, config, tmp_path)
     curve = json.loads((tmp_path / CURVE).read_text())
-    assert [p["step"] for p in curve] == [2, 4]
+    assert [p["step"] for p in curve] == [2, 4, 6]
     state = torch.load(tmp_path / CHECKPOINT, weights_only=True)
-    assert state["stopped_at"] == 4 and state["step"] == 12  # finished, for --resume
+    assert state["stopped_at"] == 6 and state["step"] == 12 and state["best_step"] == 4  # finished, for --resume
     probes = teacher.sample_latents(8, torch.Generator().manual_seed(2))
     kept = correspondence(teacher, adapted, probes)["ratio"]
-    at_two = AdaptConfig(steps=2, batch_size=4, check_every=2)
-    two = adapt(teacher, targets, anchors, at_two, tmp_path / "two")
-    assert kept == pytest.approx(correspondence(teacher, two, probes)["ratio"], rel=1e-5)  # step 2's generator
+    at_four = adapt(teacher, targets, anchors, AdaptConfig(steps=4, batch_size=4, check_every=2), tmp_path / "four")
+    assert kept == pytest.approx(correspondence(teacher, at_four, probes)["ratio"], rel=1e-5)  # step 4's generator
+    resumed = adapt(teacher, targets, anchors, config, tmp_path, resume=True)  # finished: the best again
+    assert correspondence(teacher, resumed, probes)["ratio"] == pytest.approx(kept, rel=1e-5)
     never = adapt(teacher, targets, anchors, AdaptConfig(steps=6, batch_size=4, check_every=2), tmp_path / "on")
-    assert torch.load(tmp_path / "on" / CHECKPOINT, weights_only=True)["stopped_at"] is None and never is not None
+    state = torch.load(tmp_path / "on" / CHECKPOINT, weights_only=True)
+    assert state["stopped_at"] is None and state["best_step"] is None and never is not None
 
 
 def test_two_scale_distillation_runs_every_term(teacher, photos, tmp_path):
