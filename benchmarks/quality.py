@@ -16,6 +16,8 @@ discriminator) and step count:
 At the K given to --ablation-shots (default 5), GPD is also trained with one part left out, on the same
 teacher data: ``gpd_no_teacher`` (teacher term off), ``gpd_no_disc`` (no patch discriminator: neither its
 adversarial nor its feature-matching term), ``gpd_no_confidence`` (c ≡ 1).
+Seeds given to --target-only-seeds train only the target comparison (``anchors_only`` against ``gpd``): the
+way to size a run for 2 cores, with every setting on one seed and the comparison on three.
 
 The teacher data come from ``gpdface.train.gpd.gpd_teacher_data`` — the function ``gpdface finetune``
 runs — with the K pairs as ``--pairs`` anchors (their photos projected into the teacher) and the face bank
@@ -82,13 +84,15 @@ def main() -> None:
         "seeds": args.seeds, "steps": args.steps, "adapt_steps": args.adapt_steps,
         "projection_steps": args.projection_steps, "encoder_steps": args.encoder_steps,
         "photos_limit": args.photos_limit, "ablation_shots": args.ablation_shots,
+        "target_only_seeds": args.target_only_seeds,
         "protocol": "grey, photo frame (grey photo outside the crop); SSIM Gaussian σ 1.5; FSIM piq; "
         "rank-1 sketch → photo, dlib ResNet descriptor",
         "machine": f"{platform.machine()}, {torch.get_num_threads()} threads, torch {torch.__version__}",
     }  # fmt: skip
     # Seeds outermost: a run cut short still holds every K for the seeds it finished.
     for seed in args.seeds:
-        bench.train_ceiling(seed)
+        if seed not in args.target_only_seeds:
+            bench.train_ceiling(seed)
         for k in args.shots:
             bench.run(k, seed)
             report |= bench.report() | {"complete": False, "seconds": time.perf_counter() - started}
@@ -114,6 +118,10 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument(
         "--ablation-shots", type=int, nargs="*", default=[5], help="K at which each GPD part is left out in turn"
     )
+    parser.add_argument(
+        "--target-only-seeds", type=int, nargs="*", default=[],
+        help="seeds that train only anchors_only and gpd (the target comparison), to size a run",
+    )  # fmt: skip
     parser.add_argument("--quick", action="store_true", help="tiny step counts, one K and seed: a smoke test")
     parser.add_argument("--work", type=Path, default=Path("runs/quality"))
     parser.add_argument("--grid-dir", type=Path, default=None)
@@ -180,11 +188,11 @@ class Bench:
         train = lambda name, config, teacher_data=None: self._timed(  # noqa: E731
             name, distill_student, anchors, config, run / name, self.device, teacher_data=teacher_data
         )
-        models = {
-            "anchors_only": train("anchors_only", base),
-            "plain_distill": train("plain_distill", base.with_weights({"relative": 0.0}), data.uniform()),
-            "gpd": train("gpd", base, data),
-        }
+        models = {"anchors_only": train("anchors_only", base), "gpd": train("gpd", base, data)}
+        if seed in self.args.target_only_seeds:
+            self._record(k, seed, models, with_ceiling=False)
+            return
+        models["plain_distill"] = train("plain_distill", base.with_weights({"relative": 0.0}), data.uniform())
         if k in self.args.ablation_shots:
             models |= {
                 "gpd_no_teacher": train("gpd_no_teacher", base.with_weights({"teacher": 0.0}), data),
@@ -193,13 +201,18 @@ class Bench:
                 ),
                 "gpd_no_confidence": train("gpd_no_confidence", base, data.uniform()),
             }
+        self._record(k, seed, models, with_ceiling=True)
+
+    def _record(self, k: int, seed: int, models: dict, with_ceiling: bool) -> None:
         measured = {name: self._timed("evaluation", self.score, model) for name, model in models.items()}
-        measured["ceiling"] = self.ceiling_scores
+        if with_ceiling:
+            measured["ceiling"] = self.ceiling_scores
+            models = {**models, "ceiling": self.ceiling}
         for setting, values in measured.items():
             for metric, value in values.items():
                 self.scores[metric][setting].setdefault(k, []).append(value)
         if self.args.grid_dir is not None:
-            write_grid(self.args.grid_dir / f"k{k}_seed{seed}.png", {**models, "ceiling": self.ceiling}, self.test)
+            write_grid(self.args.grid_dir / f"k{k}_seed{seed}.png", models, self.test)
 
     def score(self, model) -> dict[str, float]:
         drawn = stylize_in_frame(model, self.test, self.device)
