@@ -410,6 +410,13 @@ def finetune(
         Path | None, typer.Option("--out", help="Style folder to write (default: the user styles folder).")
     ] = None,
     aligned: Annotated[bool, typer.Option(help="The images are aligned face crops: skip detection.")] = False,
+    landmarks: Annotated[
+        Path | None,
+        typer.Option(
+            help="JSON or CSV with five points per --shots image the detector cannot find (eyes, nose tip, mouth "
+            "corners; image's left first), keyed by file name."
+        ),
+    ] = None,
     evaluate: Annotated[
         list[Path] | None, typer.Option("--eval", help="Pairs folders to report SSIM on at the end (repeatable).")
     ] = None,
@@ -456,6 +463,7 @@ def finetune(
             restart=restart,
             out=out_dir,
             aligned=aligned,
+            landmarks_file=landmarks,
             eval_dirs=evaluate or [],
             identity=identity,
             description=description,

@@ -7,6 +7,7 @@ the face is detected on the source and the same transform aligns both.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,6 +19,7 @@ from ..errors import InputError, NoFaceError
 from ..face.align import estimate_alignment
 from ..face.detect import Detector
 from ..imageio import read_image, to_tensor
+from .landmarks import check_inside
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".bmp"}
 _SOURCE_NAMES, _TARGET_NAMES = ("source", "photos"), ("target", "sketches")
@@ -238,25 +240,46 @@ def find_shots(folder: str | Path, limit: tuple[int, int] = (1, 10)) -> list[Pat
     return shots
 
 
-def align_images(paths: list[Path], detector: Detector | None, crop_size: int, template: np.ndarray) -> np.ndarray:
+def align_images(
+    paths: list[Path],
+    detector: Detector | None,
+    crop_size: int,
+    template: np.ndarray,
+    landmarks: Mapping[Path, np.ndarray] | None = None,
+) -> np.ndarray:
     """Read and align images to ``template`` at ``crop_size``: ``N S S 3`` uint8.
 
+    An image with ``landmarks`` given (five points, the detector's order) is aligned by them; the others by
+    the detector's first face, or resized whole when ``detector`` is None (aligned crops).
+
     Raises:
-        InputError: an image cannot be read (named).
-        NoFaceError: no face found in an image (named; ``--aligned`` skips detection).
+        InputError: an image cannot be read, or its given landmarks lie outside it (named).
+        NoFaceError: images with neither a detected face nor given landmarks (all of them named).
     """
-    crops = []
+    landmarks = landmarks or {}
+    crops, faceless = [], []
     for path in paths:
         image = read_image(path).rgb
-        if detector is None:
+        points = landmarks.get(path)
+        if points is not None:
+            check_inside(points, image.shape[1], image.shape[0], path.name)
+        elif detector is None:
             crops.append(cv2.resize(image, (crop_size, crop_size), interpolation=cv2.INTER_AREA))
             continue
-        faces = detector.detect(image)
-        if not faces:
-            raise NoFaceError(f"no face found in exemplar {path}; if the exemplars are aligned crops, pass --aligned")
-        matrix = estimate_alignment(faces[0].landmarks, template)
+        else:
+            faces = detector.detect(image)
+            if not faces:
+                faceless.append(path.name)
+                continue
+            points = faces[0].landmarks
+        matrix = estimate_alignment(points, template)
         interp = cv2.INTER_AREA if abs(np.linalg.det(matrix[:, :2])) < 1 else cv2.INTER_LINEAR
         crops.append(
             cv2.warpAffine(image, matrix, (crop_size, crop_size), flags=interp, borderMode=cv2.BORDER_REFLECT_101)
+        )
+    if faceless:
+        raise NoFaceError(
+            f"no face found in {len(faceless)} of {len(paths)} exemplars ({', '.join(faceless)}) and no landmarks "
+            "given for them: give five points per image (--landmarks FILE), or --aligned for aligned crops"
         )
     return np.stack(crops)

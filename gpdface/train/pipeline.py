@@ -45,6 +45,7 @@ from .faceset import align_collection, list_photos
 from .frames import FrameMap
 from .gpd import GPDSettings, gpd_teacher_data
 from .identity import IdentityScorer
+from .landmarks import landmarks_for, read_landmarks
 from .objective import ObjectiveConfig
 from .progress import job_progress, loss_info
 from .teachers.registry import DEFAULT_TEACHER
@@ -75,6 +76,7 @@ class FinetuneRequest:
     restart: bool = False
     out: Path | None = None
     aligned: bool = False
+    landmarks_file: Path | None = None  # five points per exemplar the detector cannot find
     eval_dirs: list[Path] = field(default_factory=list)
     identity: bool = False  # identity rank-1 on the eval sets (dev extra)
     description: str = ""
@@ -238,7 +240,10 @@ def _anchor_pairs(request, detector, size: int, template, run_dir: Path) -> Alig
         save_grid(run_dir / "align.png", [[pairs.crops(i)[k] for i in range(min(8, len(pairs)))] for k in (0, 1)])
         return pairs
     paths = find_shots(request.shots_dir)
-    targets = align_images(paths, detector, size, template)
+    given = {}
+    if request.landmarks_file is not None:
+        given = landmarks_for(paths, read_landmarks(request.landmarks_file), request.landmarks_file)
+    targets = align_images(paths, detector, size, template, given)
     save_grid(run_dir / "align.png", [list(targets)])
     identity = np.array([[1.0, 0, 0], [0, 1.0, 0]])
     return AlignedPairs([p.stem for p in paths], list(targets), list(targets), [identity] * len(paths), size)
@@ -294,6 +299,10 @@ def _validate(request: FinetuneRequest) -> None:
         raise UsageError("give the exemplars: --shots DIR (1–10 stylized faces) or --pairs DIR (source/ + target/)")
     if request.pair_dirs and request.shots_dir is not None:
         raise UsageError("give either --shots DIR or --pairs DIR, not both")
+    if request.landmarks_file is not None and request.shots_dir is None:
+        raise UsageError("--landmarks gives points for the --shots exemplars; pairs are aligned on their photos")
+    if request.landmarks_file is not None and request.aligned:
+        raise UsageError("give either --aligned (the exemplars are aligned crops) or --landmarks, not both")
     if request.resume and request.restart:
         raise UsageError("--resume continues the earlier run and --restart discards it: give one of them")
     if request.steps < 1 or request.batch_size < 1:
@@ -307,7 +316,9 @@ def _validate(request: FinetuneRequest) -> None:
         raise InputError(f"--name {request.name!r} must be a plain name (letters, digits, - and _)")
     # Check the exemplars, then the face bank, before anything slow (or a teacher download) happens.
     if request.shots_dir is not None:
-        find_shots(request.shots_dir)
+        shots = find_shots(request.shots_dir)
+        if request.landmarks_file is not None:
+            landmarks_for(shots, read_landmarks(request.landmarks_file), request.landmarks_file)
     for folder in [*request.pair_dirs, *request.eval_dirs]:
         find_pairs(folder)
     if request.teacher != "none" and request.photos_dir is None:
