@@ -233,41 +233,64 @@ def _translate(
 
 
 @app.command()
-def styles(as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False) -> None:
-    """List embedded, user and published styles, and whether each can be used offline."""
+def styles(
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
+    gallery: Annotated[
+        Path | None,
+        typer.Option(help="Write a contact sheet: each --photo, then it through every style available offline."),
+    ] = None,
+    photo: Annotated[list[Path] | None, typer.Option(help="A photo for the --gallery (repeatable).")] = None,
+    device: Annotated[str, typer.Option(help="auto, cpu or cuda (for --gallery).")] = "auto",
+    overwrite: Annotated[bool, typer.Option(help="Replace an existing --gallery file.")] = False,
+) -> None:
+    """List embedded, user and published styles: description, licence, what each was made from, offline or not."""
 
     def body() -> None:
-        from rich.table import Table
-
         from .style import list_styles
 
         rows = list_styles()
-        if as_json:
-            print(
-                json.dumps(
-                    [
-                        {
-                            "name": r.name,
-                            "origin": r.origin,
-                            "description": r.description,
-                            "available": r.available,
-                            "path": str(r.path) if r.path else None,
-                        }
-                        for r in rows
-                    ],
-                    indent=2,
-                )
-            )
-            return
-        if not rows:
-            out.print("no styles yet: make one with `gpdface finetune` or download one with `gpdface download`")
-            return
-        table = Table("style", "origin", "available offline", "description")
-        for r in rows:
-            table.add_row(r.name, r.origin, "yes" if r.available else "no (gpdface download)", r.description)
-        out.print(table)
+        if gallery is not None:
+            _write_gallery(gallery, photo or [], [r for r in rows if r.available], device, overwrite)
+        elif photo:
+            raise UsageError("--photo is for --gallery OUT: give the sheet's file too")
+        elif as_json:
+            fields = ("name", "origin", "description", "license", "made_from", "available")
+            listing = [{f: getattr(r, f) for f in fields} | {"path": str(r.path) if r.path else None} for r in rows]
+            print(json.dumps(listing, indent=2))
+        else:
+            _print_styles(rows)
 
     guarded(body)
+
+
+def _print_styles(rows) -> None:
+    from rich.table import Table
+
+    if not rows:
+        out.print("no styles yet: make one with `gpdface finetune` or download one with `gpdface download`")
+        return
+    table = Table("style", "origin", "offline", "description", "made from", "licence")
+    for r in rows:
+        offline = "yes" if r.available else "no (gpdface download)"
+        table.add_row(r.name, r.origin, offline, r.description, r.made_from, r.license)
+    out.print(table)
+
+
+def _write_gallery(path: Path, photos: list[Path], rows, device: str, overwrite: bool) -> None:
+    from .gallery import style_gallery
+    from .imageio import write_image
+
+    if not photos:
+        raise UsageError("--gallery needs at least one --photo to show the styles on")
+    if path.exists() and not overwrite:
+        raise UsageError(f"{path} exists; pass --overwrite to replace it")
+    if any(path.resolve() == p.resolve() for p in photos):
+        raise UsageError(f"{path} is one of the photos; write the gallery elsewhere")
+    result = style_gallery(photos, [r.path for r in rows], device=device, on_style=lambda n: err.print(f"  {n}"))
+    for name, reason in result.skipped.items():
+        err.print(f"[yellow]left off the gallery:[/] {name}: {reason}")
+    write_image(path, result.sheet)
+    out.print(f"{len(result.styles)} style(s) on {len(photos)} photo(s) written to {path}")
 
 
 @app.command()

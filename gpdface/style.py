@@ -114,6 +114,8 @@ class StyleListing:
     description: str
     available: bool
     path: Path | None
+    license: str = ""
+    made_from: str = ""  # e.g. "5 exemplars, teacher lfw64" (from style.json's provenance)
 
 
 def user_styles_dir() -> Path:
@@ -214,20 +216,35 @@ def list_styles() -> list[StyleListing]:
         if folder.is_dir():
             for path in sorted(p for p in folder.iterdir() if _is_style_dir(p)):
                 if path.name not in rows:
-                    rows[path.name] = StyleListing(path.name, origin, _description(path), True, path)
+                    rows[path.name] = _listing(path, origin)
     for name, entry in load_manifest().styles.items():
         if name in rows or entry.source is None:
             continue
         cached = _cached_entry_dir(entry)
-        rows[name] = StyleListing(name, "published", entry.description, cached is not None, cached)
+        made_from = made_from_provenance(entry.provenance)
+        rows[name] = StyleListing(
+            name, "published", entry.description, cached is not None, cached, entry.license, made_from
+        )
     return list(rows.values())
 
 
-def _description(path: Path) -> str:
+def _listing(path: Path, origin: str) -> StyleListing:
     try:
-        return read_style_info(path).description
+        info = read_style_info(path)
     except WeightsError as exc:
-        return f"(unreadable: {exc})"
+        return StyleListing(path.name, origin, f"(unreadable: {exc})", False, path)
+    made_from = made_from_provenance(info.provenance)
+    return StyleListing(path.name, origin, info.description, True, path, info.license, made_from)
+
+
+def made_from_provenance(provenance: dict[str, Any]) -> str:
+    """One line on what a style was made from: its exemplars and its teacher, as its provenance records."""
+    shots, teacher = provenance.get("shots"), provenance.get("teacher")
+    if not isinstance(shots, int):
+        return ""
+    if teacher in (None, "none"):
+        return f"{shots} exemplar pairs, no teacher"
+    return f"{shots} exemplar{'s' if shots != 1 else ''}, teacher {teacher}"
 
 
 def _cached_entry_dir(entry) -> Path | None:
