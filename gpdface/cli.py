@@ -103,6 +103,31 @@ def expand_inputs(items: list[str]) -> list[Path]:
     return paths
 
 
+def _check_translate_options(
+    device: str, output: str | None, background: str | None, max_faces: int | None, batch_size: int, detector: str
+) -> None:
+    """Usage errors (exit 2) that name the flag, before any weights are loaded."""
+    from .background import BACKGROUND_MODES
+    from .face.detect import runnable_detectors
+    from .style import OUTPUT_MODES
+
+    def one_of(flag: str, value: str, choices) -> None:
+        if value not in choices:
+            raise UsageError(f"{flag} must be one of {', '.join(choices)}, not {value!r}")
+
+    if output is not None:
+        one_of("--output", output, OUTPUT_MODES)
+    if background is not None:
+        one_of("--background", background, BACKGROUND_MODES)
+    one_of("--detector", detector, runnable_detectors())
+    if device not in ("auto", "cpu", "cuda") and not (device.startswith("cuda:") and device[5:].isdigit()):
+        raise UsageError(f"--device must be auto, cpu, cuda or cuda:N, not {device!r}")
+    if max_faces is not None and max_faces < 1:
+        raise UsageError(f"--max-faces must be at least 1, not {max_faces}")
+    if batch_size < 1:
+        raise UsageError(f"--batch-size must be at least 1, not {batch_size}")
+
+
 def output_path(source: Path, out_arg: Path | None, many: bool, style_name: str) -> Path:
     """Where the result for ``source`` goes: ``-o`` file, ``-o`` folder, or beside the input."""
     if out_arg is None:
@@ -136,7 +161,7 @@ def translate(
     threshold: Annotated[float, typer.Option(help="Minimum detector confidence.")] = 0.8,
     min_face: Annotated[float, typer.Option(help="Minimum face size in pixels.")] = 16.0,
     detector: Annotated[
-        str, typer.Option(help="retinaface_mobile0.25 or retinaface_resnet50.")
+        str, typer.Option(help="Face detector: retinaface_mobile0.25 (the one with pinned weights).")
     ] = "retinaface_mobile0.25",
     overwrite: Annotated[bool, typer.Option(help="Allow an output to replace its input file.")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print a JSON summary on stdout.")] = False,
@@ -183,6 +208,7 @@ def _translate(
 
     from .translator import Translator
 
+    _check_translate_options(device, output, background, max_faces, batch_size, detector)
     sources = expand_inputs(inputs)
     many = len(sources) > 1
     if many and out_arg is not None and out_arg.suffix.lower() in IMAGE_SUFFIXES and not out_arg.is_dir():
@@ -315,7 +341,7 @@ def download(
                     out.print(f"{name}: a local style, nothing to download")
                     continue
                 known = sorted(n for k in KINDS for n in manifest.section(k))
-                raise InputError(f"{name!r} is not in the weights manifest; known: {', '.join(known)}")
+                raise UsageError(f"{name!r} is not in the weights manifest; known: {', '.join(known)}")
             for entry in entries:
                 if entry.kind == "teachers":  # teachers may need a conversion step: build one to fetch it
                     from .train.teachers import load_teacher

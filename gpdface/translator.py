@@ -166,9 +166,12 @@ def pick_device(device: str | torch.device = "auto") -> torch.device:
     """``auto`` → CUDA when available, else CPU."""
     if str(device) == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    device = torch.device(device)
+    try:
+        device = torch.device(device)
+    except (RuntimeError, TypeError):
+        raise InputError(f"device must be auto, cpu, cuda or cuda:N, not {device!r}") from None
     if device.type == "cuda" and not torch.cuda.is_available():
-        raise InputError("--device cuda was asked for but PyTorch sees no CUDA device; use --device cpu")
+        raise InputError(f"device {str(device)!r} was asked for but PyTorch sees no CUDA device; use cpu")
     return device
 
 

@@ -135,7 +135,8 @@ def test_download_detector_into_the_cache(with_detector):
     result = invoke("download", "retinaface_mobile0.25")
     assert result.exit_code == 0, result.output
     assert "verified" in result.stdout
-    assert invoke("download", "nonesuch").exit_code == 1
+    unknown = invoke("download", "nonesuch")
+    assert unknown.exit_code == 2 and "known: " in unknown.stderr
 
 
 def test_entry_point_in_a_subprocess(photos, user_style, detector_dir, tmp_path):
@@ -161,3 +162,28 @@ def test_entry_point_in_a_subprocess(photos, user_style, detector_dir, tmp_path)
     )
     assert noface.returncode == 3 and noface.stderr.startswith("error: no face found")
     print(f"gpdface --help took {help_seconds:.2f} s")
+
+
+@pytest.mark.parametrize(
+    ("option", "message"),
+    [
+        (["--output", "bogus"], "--output must be one of paste, crop, both, not 'bogus'"),
+        (["--background", "sepia"], "--background must be one of"),
+        (["--device", "gpu"], "--device must be auto, cpu, cuda or cuda:N, not 'gpu'"),
+        (["--max-faces", "0"], "--max-faces must be at least 1"),
+        (["--batch-size", "0"], "--batch-size must be at least 1"),
+        (["--detector", "retinaface_resnet50"], "--detector must be one of retinaface_mobile0.25"),
+    ],
+)
+def test_bad_option_values_are_usage_errors_naming_the_flag(photos, option, message):
+    result = invoke("translate", photos / "hopper.jpg", *option)
+    assert result.exit_code == 2 and message in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_api_device_errors_name_the_argument_not_a_flag():
+    from gpdface.errors import InputError
+    from gpdface.translator import pick_device
+
+    with pytest.raises(InputError, match="device must be auto, cpu, cuda or cuda:N, not 'gpu'"):
+        pick_device("gpu")

@@ -42,6 +42,14 @@ class DetectedFace:
         return max(self.box[2] - self.box[0], self.box[3] - self.box[1])
 
 
+def runnable_detectors() -> tuple[str, ...]:
+    """The detector names whose weights the manifest pins (others need ``weights=PATH``)."""
+    from ..manifest import load_manifest
+
+    pinned = load_manifest().detectors
+    return tuple(name for name in _NETWORKS if name in pinned)
+
+
 class Detector(Protocol):
     """Anything that finds faces with 5 landmarks in an ``H W 3`` uint8 RGB image."""
 
