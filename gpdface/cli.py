@@ -81,8 +81,21 @@ def main(
     _state["debug"] = debug
 
 
+def _refuse_name_clashes(sources: list[Path], folder: Path) -> None:
+    """Two inputs of the same file name would be written to one file in ``folder``: the first would be lost."""
+    seen: dict[str, Path] = {}
+    for source in sources:
+        other = seen.setdefault(source.name, source)
+        if other != source:
+            raise UsageError(
+                f"{other} and {source} would both be written to {folder / source.name}; "
+                "translate them into different output folders"
+            )
+
+
 def expand_inputs(items: list[str]) -> list[Path]:
-    """Files as given, folders as the images inside them (sorted), glob patterns expanded."""
+    """Files as given, folders as the images inside them (sorted), glob patterns expanded; a file named
+    twice (directly, by its folder or by a pattern) is translated once."""
     paths: list[Path] = []
     for item in items:
         path = Path(item).expanduser()
@@ -100,7 +113,10 @@ def expand_inputs(items: list[str]) -> list[Path]:
             paths.append(path)
         else:
             raise InputError(f"{path}: no such file or folder")
-    return paths
+    unique: dict[Path, Path] = {}
+    for path in paths:
+        unique.setdefault(path.resolve(), path)
+    return list(unique.values())
 
 
 def _check_translate_options(
@@ -213,6 +229,8 @@ def _translate(
     many = len(sources) > 1
     if many and out_arg is not None and out_arg.suffix.lower() in IMAGE_SUFFIXES and not out_arg.is_dir():
         raise UsageError(f"{len(sources)} inputs need an output folder, but -o {out_arg} looks like a file")
+    if many and out_arg is not None:
+        _refuse_name_clashes(sources, out_arg)
     translator = Translator(
         style,
         device=device,

@@ -6,6 +6,7 @@ import shutil
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -187,3 +188,20 @@ def test_api_device_errors_name_the_argument_not_a_flag():
 
     with pytest.raises(InputError, match="device must be auto, cpu, cuda or cuda:N, not 'gpu'"):
         pick_device("gpu")
+
+
+def test_two_inputs_of_one_name_into_one_folder_are_refused(photos, tmp_path):
+    other = tmp_path / "other"
+    other.mkdir()
+    shutil.copy(photos / "hopper.jpg", other / "hopper.jpg")
+    out = tmp_path / "out"
+    result = invoke("translate", photos / "hopper.jpg", other / "hopper.jpg", "-o", out)
+    assert result.exit_code == 2 and "would both be written to" in result.stderr
+    assert not out.exists()  # refused before anything was written
+
+
+def test_a_file_named_twice_is_translated_once():
+    from gpdface.cli import expand_inputs
+
+    here = Path(__file__)
+    assert expand_inputs([str(here), str(here.parent / ".." / "tests" / here.name)]) == [here]
