@@ -49,12 +49,14 @@ class WeightsError(GpdfaceError):
 class ChecksumError(WeightsError):
     """A file's sha256 differs from the one pinned in the manifest."""
 
-    def __init__(self, path: str, expected: str, actual: str) -> None:
+    CACHED = "the file is corrupt or was replaced — delete it and download again (gpdface download --force)"
+    DOWNLOADED = (
+        "the server sent other bytes than the manifest pins; they were not kept, and a cached copy is unchanged"
+    )
+
+    def __init__(self, path: str, expected: str, actual: str, remedy: str = CACHED) -> None:
         self.path, self.expected, self.actual = path, expected, actual
-        super().__init__(
-            f"checksum mismatch for {path}: expected sha256 {expected}, got {actual}; "
-            "the file is corrupt or was replaced — delete it and download again (gpdface download --force)"
-        )
+        super().__init__(f"checksum mismatch for {path}: expected sha256 {expected}, got {actual}; {remedy}")
 
 
 class OfflineError(WeightsError):

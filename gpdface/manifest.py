@@ -24,6 +24,8 @@ Kind = Literal["styles", "detectors", "teachers"]
 
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 _REVISION = re.compile(r"^[0-9a-f]{40}$")
+_REPO_ID = re.compile(r"^([A-Za-z0-9][A-Za-z0-9_.-]*/)?[A-Za-z0-9][A-Za-z0-9_.-]*$")
+_REPO_TYPES = ("model", "dataset", "space")
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 
 
@@ -181,7 +183,12 @@ def _parse_source(where: str, source: Any) -> HubSource | UrlSource | PackageSou
         # A branch is accepted only with a stated reason; the files' sha256 still pin the content.
         if not pinned and not source.get("unpinned_reason"):
             raise WeightsError(f"{where}: a Hub source must pin a 40-hex commit revision, got {revision!r}")
-        return HubSource(str(source["repo_id"]), revision, str(source.get("repo_type", "model")), pinned)
+        repo_id, repo_type = str(source["repo_id"]), str(source.get("repo_type", "model"))
+        if repo_type not in _REPO_TYPES:
+            raise WeightsError(f"{where}: repo_type must be one of {', '.join(_REPO_TYPES)}, got {repo_type!r}")
+        if not _REPO_ID.match(repo_id) or ".." in repo_id:
+            raise WeightsError(f"{where}: repo_id must be NAME or OWNER/NAME, got {repo_id!r}")
+        return HubSource(repo_id, revision, repo_type, pinned)
     if "base_url" in source:
         url = str(source["base_url"])
         if not url.startswith(("https://", "http://")):

@@ -103,11 +103,13 @@ class HubServer:
                     return
                 data = files[name]
                 sent = data
-                if server.mode == "corrupt":
+                if server.mode in ("corrupt", "corrupt_same_etag"):
                     sent = bytes(b ^ 0xFF for b in data)
+                # "corrupt_same_etag": wrong bytes under the original ETag (a misbehaving mirror or proxy)
+                tagged = data if server.mode == "corrupt_same_etag" else sent
                 self.send_response(200)
                 self.send_header("X-Repo-Commit", revision)
-                self.send_header("ETag", f'"{hashlib.sha256(sent).hexdigest()}"')
+                self.send_header("ETag", f'"{hashlib.sha256(tagged).hexdigest()}"')
                 self.send_header("Content-Length", str(len(sent)))
                 self.send_header("Content-Type", "application/octet-stream")
                 self.end_headers()

@@ -8,7 +8,7 @@ import pytest
 
 from conftest import make_style
 from gpdface.errors import ChecksumError, OfflineError, WeightsError
-from gpdface.hub import fetch_entry, sha256_of
+from gpdface.hub import cached_file, fetch_entry, sha256_of
 from gpdface.manifest import load_manifest
 from gpdface.style import load_style, resolve_style
 from hubserver import HubServer
@@ -54,6 +54,31 @@ def test_checksum_mismatch_is_reported_and_file_not_used(published):
         load_style("demo")
     assert "expected sha256" in str(info.value) and info.value.expected != info.value.actual
     assert info.value.path.endswith((".json", ".safetensors"))
+
+
+@pytest.mark.parametrize("mode", ["corrupt", "corrupt_same_etag"])
+def test_a_bad_forced_download_never_replaces_the_good_cached_copy(published, monkeypatch, mode):
+    server, original = published
+    entry = load_manifest().styles["demo"]
+    good = fetch_entry(entry)
+    server.mode = mode
+    with pytest.raises(ChecksumError):
+        fetch_entry(entry, force=True)
+    for name, path in good.items():  # the cache still holds the good bytes, online and offline
+        assert path.read_bytes() == (original / name).read_bytes()
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    assert load_style("demo").name == "demo"
+
+
+def test_a_bad_first_download_leaves_nothing_in_the_cache(published):
+    server, _ = published
+    server.mode = "corrupt"
+    entry = load_manifest().styles["demo"]
+    with pytest.raises(ChecksumError):
+        fetch_entry(entry)
+    server.mode = "ok"
+    assert all(cached_file(entry, f) is None for f in entry.files)  # nothing corrupt was kept
+    assert fetch_entry(entry)  # and a good download then works
 
 
 def test_truncated_transfer_is_an_error(published):

@@ -61,6 +61,9 @@ def test_safe_nested_name_is_allowed():
         (("styles", "demo", "files", "config.json", "sha256"), "abc", "sha256"),
         (("detectors", "det", "source"), {"base_url": "file:///etc"}, "http"),
         (("detectors", "det", "source"), {"what": 1}, "source needs"),
+        (("styles", "demo", "source", "repo_type"), "../../outside", "repo_type must be one of"),
+        (("styles", "demo", "source", "repo_id"), "../../x", "repo_id must be"),
+        (("styles", "demo", "source", "repo_id"), "a/b/c", "repo_id must be"),
     ],
 )
 def test_invalid_manifests(path, value, message):
