@@ -1,5 +1,5 @@
 """How a style renders the photo around the faces, so that a style which changes the colour domain still gives
-one coherent picture (DESIGN §4.5).
+one coherent picture.
 
 A style's ``style.json`` declares its ``background``:
 

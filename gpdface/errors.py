@@ -1,6 +1,6 @@
 """Exceptions raised by gpdface.
 
-Every error carries the exit code the command line maps it to (DESIGN §8):
+Every error carries the exit code the command line maps it to (the README's exit codes):
 1 error, 2 usage, 3 no face found, 4 weights missing or corrupt.
 Messages are one actionable line: what failed, what was expected, how to fix it.
 """

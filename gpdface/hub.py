@@ -55,11 +55,14 @@ def sha256_of(path: Path) -> str:
 
 
 def verify_file(path: Path, expected: FileEntry) -> Path:
-    """Return ``path`` if its size and sha256 match ``expected``.
+    """Return ``path`` if its size (when pinned) and sha256 match ``expected``; the size is compared first,
+    so a truncated or swapped file fails without being hashed.
 
     Raises:
         ChecksumError: they differ.
     """
+    if expected.size is not None and path.stat().st_size != expected.size:
+        raise ChecksumError(str(path), expected.sha256, f"(a file of {path.stat().st_size} bytes, not {expected.size})")
     actual = sha256_of(path)
     if actual != expected.sha256:
         raise ChecksumError(str(path), expected.sha256, actual)

@@ -1,6 +1,6 @@
 """Styles: a folder with ``config.json``, ``model.safetensors`` and ``style.json``.
 
-Resolution order for a style given by name (DESIGN §3): a directory path → user styles
+Resolution order for a style given by name: a directory path → user styles
 (``$GPDFACE_HOME/styles/<name>``) → styles embedded in the package → the manifest's Hub source.
 """
 

@@ -125,7 +125,12 @@ def test_weights_path_folder_is_used_and_checked(tmp_path, monkeypatch, detector
     fake.mkdir()
     (fake / entry.files[0].name).write_bytes(b"not the weights")
     monkeypatch.setenv("GPDFACE_WEIGHTS_PATH", str(fake))
-    with pytest.raises(ChecksumError):
+    with pytest.raises(ChecksumError, match="a file of 15 bytes, not"):  # the pinned size fails it first
+        fetch_entry(entry)
+    same_size = bytearray(paths[entry.files[0].name].read_bytes())
+    same_size[100] ^= 0xFF
+    (fake / entry.files[0].name).write_bytes(bytes(same_size))
+    with pytest.raises(ChecksumError, match="expected sha256"):  # the right size, the wrong bytes
         fetch_entry(entry)
 
 

@@ -1,4 +1,4 @@
-"""Training the student: on exemplar pairs alone, or by two-scale GPD from a teacher (DESIGN §6.5, §6b).
+"""Training the student: on exemplar pairs alone, or by two-scale GPD from a teacher.
 
 Every step trains on the anchors (x_i, y_i) with the shared objective of ``objective.py`` — a multi-scale
 patch discriminator for strokes, a low-passed L1 term for tone — on random windows of the aligned pairs.

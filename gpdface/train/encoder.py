@@ -1,4 +1,4 @@
-"""A learned encoder into the source generator's latent space (DESIGN §6b): photo (at the teacher's
+"""A learned encoder into the source generator's latent space: photo (at the teacher's
 resolution) → latent code, so that every real photo of a face bank gets a teacher target G_t(E(x)).
 
 It is trained on G_s's own samples, whose latents are known: a latent term (the code comes back) and an

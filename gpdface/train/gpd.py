@@ -1,5 +1,5 @@
 """Two-scale GPD's teacher stages, from anchors and a face bank to the student's training data — the one code
-path that ``gpdface finetune`` and ``benchmarks/quality.py`` both run (DESIGN §6b).
+path that ``gpdface finetune`` and ``benchmarks/quality.py`` both run.
 
     project → adapt → encode
 

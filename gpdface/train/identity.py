@@ -1,5 +1,5 @@
 """The identity figure: does a stylized face still look like its person? Sketch → photo recognition rank-1
-with dlib's ResNet face descriptor (DESIGN §7).
+with dlib's ResNet face descriptor.
 
 For each pair, the descriptor of the sketch (the artist's, or a student's pasted into the photo frame) is
 compared with the descriptors of every photo of the set; rank-1 is the share of sketches whose nearest

@@ -1,5 +1,5 @@
 """What a student is trained to minimise: strokes from a conditional multi-scale patch discriminator, tone
-from a low-passed pixel term (DESIGN §6b). One module for every way a student is trained — ``finetune
+from a low-passed pixel term. One module for every way a student is trained — ``finetune
 --pairs``, the few-shot path and the benchmarks — so all of them measure the same objective.
 
 Why not L1 + SSIM: with a pixel loss the best guess of a pencil stroke whose exact place the photo does not

@@ -1,6 +1,6 @@
 """``gpdface finetune``: every stage from exemplar files to an exported style, with one progress display.
 
-With a teacher (``--teacher``, the default ``lfw64``), two-scale GPD (DESIGN §6b):
+With a teacher (``--teacher``, the default ``lfw64``), two-scale GPD:
     align → photos (the face bank) → project (anchors) → adapt G_t → encode the photos → distill → evaluate
     → export.
 Without one (``--teacher none``): align → train the student on the pairs → evaluate → export.

@@ -1,4 +1,4 @@
-"""Teacher targets for real photos: two-scale GPD's training data (DESIGN §6b).
+"""Teacher targets for real photos: two-scale GPD's training data.
 
 Each photo of the face bank, in the style's frame at full resolution (the student's input), gets:
 - a latent w = E(x↓), from the encoder trained on G_s's own samples (optionally refined by a few
