@@ -21,7 +21,7 @@ from .face.align import template_for
 from .hub import cached_file, fetch_entry, gpdface_home, verify_file
 from .imageio import atomic_write
 from .manifest import load_manifest
-from .nets.student import StudentNet, load_student, save_student
+from .nets.student import MAX_RESOLUTION, StudentNet, load_student, save_student
 
 STYLE_FILES = ("config.json", "model.safetensors", "style.json")
 OUTPUT_MODES = ("paste", "crop", "both")
@@ -72,24 +72,51 @@ class StyleInfo:
         }
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any], where: str) -> StyleInfo:
+    def from_dict(cls, data: Any, where: str) -> StyleInfo:
+        """Parse ``style.json``'s content.
+
+        Raises:
+            WeightsError: a field of the wrong type or out of range (``where`` names the file).
+        """
+        if not isinstance(data, dict):
+            raise WeightsError(f"{where}: expected an object")
         if data.get("format", STYLE_FORMAT) != STYLE_FORMAT:
             raise WeightsError(f"{where}: style format {data.get('format')} is not supported by this gpdface")
         if data.get("default_output", "paste") not in ("paste", "crop"):
             raise WeightsError(f"{where}: default_output must be 'paste' or 'crop'")
-        template = tuple(tuple(float(v) for v in p) for p in data.get("template", ()))
-        if template and (len(template) != 5 or any(len(p) != 2 for p in template)):
-            raise WeightsError(f"{where}: template must be 5 [x, y] points")
+        crop_size = data.get("crop_size", data.get("resolution", 256))
+        if isinstance(crop_size, bool) or not isinstance(crop_size, int) or not 16 <= crop_size <= MAX_RESOLUTION:
+            raise WeightsError(f"{where}: crop_size must be an integer in 16–{MAX_RESOLUTION}, got {crop_size!r}")
+        provenance = data.get("provenance", {})
+        if not isinstance(provenance, dict):
+            raise WeightsError(f"{where}: provenance must be an object")
         return cls(
             name=str(data.get("name", "")),
             description=str(data.get("description", "")),
-            crop_size=int(data.get("crop_size", data.get("resolution", 256))),
-            template=template,
+            crop_size=crop_size,
+            template=_parse_template(data.get("template", ()), crop_size, where),
             default_output=str(data.get("default_output", "paste")),
             background=Background.from_dict(data.get("background", "keep"), where),
             license=str(data.get("license", "")),
-            provenance=dict(data.get("provenance", {})),
+            provenance=provenance,
         )
+
+
+def _parse_template(value: Any, crop_size: int, where: str) -> tuple[tuple[float, float], ...]:
+    """Five finite points inside (a margin around) the crop, eyes apart; empty for the FFHQ default."""
+    if value in ((), []):
+        return ()
+    try:
+        points = np.asarray(value, dtype=np.float64)
+    except (TypeError, ValueError):
+        points = np.zeros(0)
+    if points.shape != (5, 2):
+        raise WeightsError(f"{where}: template must be 5 [x, y] points")
+    if not np.isfinite(points).all() or np.abs(points).max() > 2 * crop_size:
+        raise WeightsError(f"{where}: template points must be finite and within the {crop_size} px crop")
+    if np.linalg.norm(points[1] - points[0]) < 0.05 * crop_size:
+        raise WeightsError(f"{where}: the template's eyes are too close to align a face")
+    return tuple((float(x), float(y)) for x, y in points)
 
 
 @dataclass(frozen=True)
@@ -177,7 +204,7 @@ def read_style_info(path: Path) -> StyleInfo:
     where = str(path / "style.json")
     try:
         data = json.loads((path / "style.json").read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as exc:
+    except (OSError, ValueError, RecursionError) as exc:
         raise WeightsError(f"cannot read {where}: {exc}") from None
     info = StyleInfo.from_dict(data, where)
     return info if info.name else StyleInfo(**{**info.__dict__, "name": path.name})

@@ -58,3 +58,57 @@ def test_inconsistent_style_json(tmp_path):
     (made / "style.json").write_text(json.dumps({**meta, "default_output": "both"}))
     with pytest.raises(WeightsError, match="default_output"):
         load_style(made)
+
+
+def _edit_json(path, value) -> None:
+    path.write_text(value if isinstance(value, str) else json.dumps(value))
+
+
+@pytest.mark.parametrize(
+    ("file", "content", "message"),
+    [
+        ("style.json", [], "expected an object"),
+        ("style.json", {"crop_size": "abc"}, "crop_size must be an integer"),
+        ("style.json", {"crop_size": 0}, "crop_size must be an integer in 16–"),
+        ("style.json", {"crop_size": 2**20}, "crop_size must be an integer in 16–"),
+        ("style.json", {"crop_size": 256, "template": 5}, "template must be 5"),
+        ("style.json", {"crop_size": 256, "template": [[1e30, 0]] * 5}, "finite and within"),
+        ("style.json", {"crop_size": 256, "template": [[100, 100]] * 5}, "eyes are too close"),
+        ("style.json", {"crop_size": 256, "provenance": "x"}, "provenance must be an object"),
+        ("style.json", "[" * 100000 + "]" * 100000, "cannot read"),
+        ("config.json", [], "config.json must hold an object"),
+        ("config.json", {"channels": [100000]}, "channels must be"),
+        ("config.json", {"resolution": 2**20}, "resolution must be in 16–"),
+        ("config.json", {"resolution": "256"}, "resolution must be an integer"),
+        ("config.json", {"model": "Other"}, "names model 'Other'; known: StudentNet"),
+        ("config.json", "{" * 100000, "cannot read"),
+    ],
+)
+def test_malformed_style_files_are_weights_errors_naming_the_file(tmp_path, file, content, message):
+    folder = make_style(tmp_path, "bad")
+    if file == "style.json" and isinstance(content, dict):
+        content = {**json.loads((folder / file).read_text()), **content}
+    _edit_json(folder / file, content)
+    with pytest.raises(WeightsError, match=message) as info:
+        load_style(folder)
+    assert file in str(info.value) and "\n" not in str(info.value)
+
+
+@pytest.mark.parametrize("kind", ["garbage", "pickle", "nan"])
+def test_unreadable_or_non_finite_weights_are_refused(tmp_path, kind):
+    folder = make_style(tmp_path, "bad")
+    weights = folder / "model.safetensors"
+    if kind == "garbage":
+        weights.write_bytes(b"\x00" * 64)
+    elif kind == "pickle":
+        torch.save({"x": torch.zeros(3)}, weights)  # a pickle under the safetensors name: never unpickled
+    else:
+        from safetensors.torch import load_file, save_file
+
+        state = load_file(weights)
+        first = next(k for k, v in state.items() if v.is_floating_point())
+        state[first] = torch.full_like(state[first], float("nan"))
+        save_file(state, weights)
+    message = "non-finite weights" if kind == "nan" else "not a readable safetensors file"
+    with pytest.raises(WeightsError, match=message):
+        load_style(folder)

@@ -30,6 +30,12 @@ from ..shapes import check_shape
 
 NORMS = ("instance", "batch", "none")
 UPSAMPLING = ("bilinear", "nearest")
+# What a style may declare: far beyond any student worth running, short of sizes that would try to
+# allocate gigabytes (a malformed or hostile config.json must fail with a message, not exhaust memory).
+MAX_RESOLUTION = 2048
+MAX_CHANNELS = 1024
+MAX_LEVELS = 8
+MAX_RES_BLOCKS = 32
 
 
 @dataclass(frozen=True)
@@ -60,23 +66,49 @@ class StudentConfig:
             raise ValueError(f"norm must be one of {NORMS}, got {self.norm!r}")
         if self.upsample not in UPSAMPLING:
             raise ValueError(f"upsample must be one of {UPSAMPLING}, got {self.upsample!r}")
-        if len(self.channels) < 1 or min(self.channels) < 1:
-            raise ValueError(f"channels must be positive, got {self.channels}")
+        if not 1 <= len(self.channels) <= MAX_LEVELS or not all(1 <= c <= MAX_CHANNELS for c in self.channels):
+            raise ValueError(f"channels must be 1–{MAX_LEVELS} values in 1–{MAX_CHANNELS}, got {self.channels}")
+        if not 16 <= self.resolution <= MAX_RESOLUTION:
+            raise ValueError(f"resolution must be in 16–{MAX_RESOLUTION}, got {self.resolution}")
+        if not 0 <= self.res_blocks <= MAX_RES_BLOCKS or self.in_channels not in (1, 3) or self.out_channels != 3:
+            raise ValueError("res_blocks, in_channels or out_channels out of range")
         if self.resolution % (2 ** (len(self.channels) - 1)):
             raise ValueError(f"resolution {self.resolution} is not divisible by 2^{len(self.channels) - 1}")
 
     def to_json(self) -> str:
-        return json.dumps({"model": "StudentNet", **asdict(self)}, indent=2) + "\n"
+        from .. import __version__
+
+        return json.dumps({"model": "StudentNet", "gpdface_version": __version__, **asdict(self)}, indent=2) + "\n"
 
     @classmethod
-    def from_dict(cls, data: dict) -> StudentConfig:
+    def from_dict(cls, data: object) -> StudentConfig:
+        """Parse ``config.json``'s content.
+
+        Raises:
+            WeightsError: not an object, unknown keys, a model type this gpdface does not know, or values of
+                the wrong type or out of range.
+        """
+        if not isinstance(data, dict):
+            raise WeightsError("config.json must hold an object")
         known = {f.name for f in fields(cls)}
-        unknown = set(data) - known - {"model"}
+        unknown = set(data) - known - {"model", "gpdface_version"}
         if unknown:
             raise WeightsError(f"config.json has unknown keys {sorted(unknown)}; is this a newer gpdface's style?")
+        model = data.get("model", "StudentNet")
+        if model not in STUDENTS:
+            raise WeightsError(f"config.json names model {model!r}; known: {', '.join(STUDENTS)}")
         # Written before these options existed: the instance-normalised, nearest-upsampling student of then.
         legacy = {"norm": "instance", "upsample": "nearest"}
-        return cls(**{**legacy, **{k: v for k, v in data.items() if k in known}})
+        values = {**legacy, **{k: v for k, v in data.items() if k in known}}
+        try:
+            for key in ("resolution", "res_blocks", "in_channels", "out_channels"):
+                if key in values and (isinstance(values[key], bool) or not isinstance(values[key], int)):
+                    raise TypeError(f"{key} must be an integer")
+            if not isinstance(values.get("channels", ()), (list, tuple)):
+                raise TypeError("channels must be a list of integers")
+            return cls(**values)
+        except (TypeError, ValueError) as exc:
+            raise WeightsError(f"config.json: {exc}") from None
 
 
 def _norm(kind: str, channels: int) -> nn.Module:
@@ -207,11 +239,21 @@ def load_student(directory: str | Path) -> StudentNet:
         if not (directory / name).is_file():
             raise WeightsError(f"style folder {directory} is incomplete: {name} is missing")
     try:
-        config = StudentConfig.from_dict(json.loads((directory / "config.json").read_text(encoding="utf-8")))
+        document = json.loads((directory / "config.json").read_text(encoding="utf-8"))
+        config = StudentConfig.from_dict(document)
+    except (OSError, ValueError, RecursionError) as exc:
+        raise WeightsError(f"cannot read {directory / 'config.json'}: {exc.__class__.__name__}: {exc}") from None
+    except WeightsError as exc:
+        raise WeightsError(f"{directory}/{exc}") from None
+    try:
         state = load_file(str(directory / "model.safetensors"))
-    except (OSError, ValueError, TypeError) as exc:
-        raise WeightsError(f"cannot read the student in {directory}: {exc}") from None
-    model = StudentNet(config)
+    except Exception as exc:  # safetensors raises its own SafetensorError, OSError or ValueError
+        reason = str(exc).splitlines()[0][:120] if str(exc) else exc.__class__.__name__
+        raise WeightsError(f"{directory}/model.safetensors is not a readable safetensors file: {reason}") from None
+    bad = sorted(k for k, v in state.items() if v.is_floating_point() and not torch.isfinite(v).all())
+    if bad:
+        raise WeightsError(f"{directory}/model.safetensors holds non-finite weights ({', '.join(bad[:3])}, …)")
+    model = STUDENTS[document.get("model", "StudentNet")](config)
     try:
         model.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in state.items()}, strict=True)
     except RuntimeError as exc:
@@ -219,3 +261,7 @@ def load_student(directory: str | Path) -> StudentNet:
             f"{directory}/model.safetensors does not fit config.json: {str(exc).splitlines()[0]}"
         ) from None
     return model.eval()
+
+
+# ``config.json``'s "model" → the class that reads it (as diffusers' configs name their class).
+STUDENTS: dict[str, type[StudentNet]] = {"StudentNet": StudentNet}
