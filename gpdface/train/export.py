@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import shutil
+import tempfile
 from pathlib import Path
 
 from ..imageio import atomic_write
@@ -10,12 +13,33 @@ from ..style import StyleInfo, save_style
 
 
 def export_style(directory: str | Path, model: StudentNet, info: StyleInfo) -> Path:
-    """Write ``config.json``, ``model.safetensors`` (fp16), ``style.json`` and a model card ``README.md``."""
+    """Write ``config.json``, ``model.safetensors`` (fp16), ``style.json`` and a model card ``README.md``.
+
+    The files are written into a staging folder beside ``directory``, which then replaces it in one rename:
+    an export that fails or is killed leaves either the earlier style folder or none, never a partial one.
+    """
     directory = Path(directory)
-    save_style(directory, model.cpu(), info)
-    card = model_card(info, sum(p.numel() for p in model.parameters()))
-    atomic_write(directory / "README.md", lambda f: f.write(card.encode("utf-8")))
+    directory.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(dir=directory.parent, prefix=f".{directory.name}.staging-"))
+    try:
+        save_style(staging, model.cpu(), info)
+        card = model_card(info, sum(p.numel() for p in model.parameters()))
+        atomic_write(staging / "README.md", lambda f: f.write(card.encode("utf-8")))
+        _swap_in(staging, directory)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)  # gone already when the swap happened
     return directory
+
+
+def _swap_in(staging: Path, directory: Path) -> None:
+    """``staging`` becomes ``directory``; an earlier folder there is moved aside first, then deleted."""
+    previous = None
+    if directory.exists():
+        previous = directory.with_name(f".{directory.name}.previous-{os.getpid()}")
+        os.replace(directory, previous)
+    os.replace(staging, directory)
+    if previous is not None:
+        shutil.rmtree(previous, ignore_errors=True)
 
 
 def model_card(info: StyleInfo, parameters: int) -> str:

@@ -106,6 +106,15 @@ def run_finetune(request: FinetuneRequest, console: Console | None = None) -> Pa
     if style_dir.exists() and not request.overwrite and not request.resume:
         raise UsageError(f"{style_dir} exists; pass --overwrite to replace it or choose another --name")
     run_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        return _run_stages(request, console, run_dir, style_dir)
+    except BaseException:
+        if not any(run_dir.iterdir()):  # a run that failed before writing anything leaves no folder behind
+            run_dir.rmdir()
+        raise
+
+
+def _run_stages(request: FinetuneRequest, console: Console, run_dir: Path, style_dir: Path) -> Path:
     device = pick_device(request.device)
     identity = IdentityScorer() if request.identity else None  # fails now, not after training, without dlib
     torch.manual_seed(request.seed)

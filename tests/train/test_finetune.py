@@ -243,3 +243,23 @@ def test_push_to_hub_then_download_by_the_printed_manifest_entry(pair_dir, tmp_p
         local = load_style(user_styles_dir() / "pushed")
         for key, value in local.model.state_dict().items():
             assert torch.equal(downloaded.model.state_dict()[key], value)
+
+
+def test_a_failed_export_keeps_the_earlier_style_and_leaves_nothing_partial(tmp_path, monkeypatch):
+    from gpdface.nets import StudentNet
+    from gpdface.style import StyleInfo, load_style
+    from gpdface.train import export
+
+    model = StudentNet(TINY)
+    first = export.export_style(tmp_path / "mine", model, StyleInfo("mine", crop_size=64))
+    before = {p.name: p.read_bytes() for p in first.iterdir()}
+
+    def broken_card(*args):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(export, "model_card", broken_card)
+    with pytest.raises(OSError, match="disk full"):
+        export.export_style(tmp_path / "mine", StudentNet(TINY), StyleInfo("mine", crop_size=64))
+    assert {p.name: p.read_bytes() for p in first.iterdir()} == before  # the earlier style, untouched
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["mine"]  # no staging folder left
+    assert load_style(tmp_path / "mine").info.crop_size == 64

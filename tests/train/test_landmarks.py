@@ -133,3 +133,18 @@ def test_shipped_exemplars_have_landmarks_inside_them(style):
     for crop in crops:
         for x, y in template_for(256)[:2].round().astype(int):
             assert crop[y - 12 : y + 12, x - 12 : x + 12].min() < 128
+
+
+def test_cli_names_faceless_exemplars_and_leaves_no_run_folder(tmp_path, with_detector):
+    from gpdface.hub import gpdface_home
+
+    shots = tmp_path / "shots"
+    shots.mkdir()
+    for name in ("a.png", "b.png"):
+        _drawn_face(shots, name)  # five dots: no face a detector would find
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    _drawn_face(photos, "p.png")
+    result = CliRunner().invoke(app, ["finetune", "--shots", str(shots), "--photos", str(photos), "--name", "dots"])
+    assert result.exit_code == 3 and "2 of 2 exemplars (a.png, b.png)" in result.stderr
+    assert not (gpdface_home() / "runs" / "dots").exists()
