@@ -242,6 +242,8 @@ def _translate(
         min_face=min_face,
         detector=detector,
     )
+    if not aligned:
+        translator.detector  # noqa: B018 — its weights resolve now: a missing file is one error, not one per image
     records: list[dict[str, Any]] = []
     codes: list[int] = []
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())

@@ -114,6 +114,14 @@ def test_offline_without_detector_weights_exits_4(photos, user_style, monkeypatc
     assert "gpdface download" in result.stderr and "GPDFACE_WEIGHTS_PATH" in result.stderr
 
 
+def test_a_folder_without_detector_weights_fails_once_before_the_loop(photos, user_style, monkeypatch, tmp_path):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    result = invoke("translate", photos, "-o", tmp_path / "out", "--style", "teststyle")
+    assert result.exit_code == 4
+    assert result.stderr.count("gpdface download") == 1 and "hopper" not in result.stderr
+    assert not (tmp_path / "out").exists()
+
+
 def test_debug_shows_the_traceback(photos, user_style, tmp_path, with_detector):
     result = invoke("--debug", "translate", tmp_path / "coffee.jpg", "--style", "teststyle")
     assert result.exit_code == 3 and "Traceback" in result.stderr
