@@ -41,12 +41,24 @@ IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff", ".g
 T = TypeVar("T")
 
 
+# The Python API's errors name its arguments; on the command line the same remedy is a flag.
+_API_TO_FLAG = {"aligned=True": "--aligned", "overwrite=True": "--overwrite"}
+
+
+def cli_message(exc: BaseException) -> str:
+    """An error's one line, with the API's argument names replaced by the command line's flags."""
+    text = str(exc) if isinstance(exc, GpdfaceError) else f"unexpected {type(exc).__name__}: {exc}"
+    for argument, flag in _API_TO_FLAG.items():
+        text = text.replace(argument, flag)
+    return text
+
+
 def fail(exc: BaseException) -> typer.Exit:
     """Print one error line (and the traceback with --debug); return the Exit to raise."""
     if _state["debug"]:
         err.print("".join(traceback.format_exception(exc)), markup=False)
     code = exc.exit_code if isinstance(exc, GpdfaceError) else 1
-    message = str(exc) if isinstance(exc, GpdfaceError) else f"unexpected {type(exc).__name__}: {exc}"
+    message = cli_message(exc)
     hint = "" if _state["debug"] or isinstance(exc, GpdfaceError) else " (run with --debug for the traceback)"
     err.print(f"[bold red]error:[/] {message}{hint}", soft_wrap=True)
     return typer.Exit(code)
@@ -260,10 +272,10 @@ def _translate(
                 if not as_json:
                     err.print(f"{source} → {', '.join(map(str, written))} ({len(result.faces)} face(s))")
             except GpdfaceError as exc:
-                record.update(error=str(exc), exit_code=exc.exit_code)
+                record.update(error=cli_message(exc), exit_code=exc.exit_code)
                 codes.append(exc.exit_code)
                 if many:
-                    err.print(f"[yellow]skipped[/] {exc}", soft_wrap=True)
+                    err.print(f"[yellow]skipped[/] {cli_message(exc)}", soft_wrap=True)
                 else:
                     raise
             records.append(record)

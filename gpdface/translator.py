@@ -119,7 +119,7 @@ class TranslationResult:
         if self.source and not overwrite:
             for target in targets:
                 if target.exists() and target.resolve() == Path(self.source).resolve():
-                    raise UsageError(f"{target} is the input file; choose another output or pass --overwrite")
+                    raise UsageError(f"{target} is the input file; choose another output or pass overwrite=True")
         written = []
         if self.output in ("paste", "both"):
             written.append(write_image(targets[0], self.image, self.alpha))
@@ -318,7 +318,7 @@ class Translator:
             name = loaded.source or "the image"
             raise NoFaceError(
                 f"no face found in {name} (confidence ≥ {self.threshold}, side ≥ {self.min_face:g} px); "
-                "if it is already an aligned face crop, pass --aligned"
+                "if it is already an aligned face crop, pass aligned=True"
             )
         return detections
 

@@ -122,6 +122,11 @@ def test_a_folder_without_detector_weights_fails_once_before_the_loop(photos, us
     assert not (tmp_path / "out").exists()
 
 
+def test_api_remedies_become_flags_on_the_command_line(photos, user_style, tmp_path, with_detector):
+    result = invoke("translate", tmp_path / "coffee.jpg", "--style", "teststyle")
+    assert result.exit_code == 3 and "pass --aligned" in result.stderr and "aligned=True" not in result.stderr
+
+
 def test_debug_shows_the_traceback(photos, user_style, tmp_path, with_detector):
     result = invoke("--debug", "translate", tmp_path / "coffee.jpg", "--style", "teststyle")
     assert result.exit_code == 3 and "Traceback" in result.stderr
