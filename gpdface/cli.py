@@ -409,7 +409,7 @@ def doctor() -> None:
         import torch
         from rich.table import Table
 
-        from .hub import cached_file, gpdface_home, hf_cache_dir, is_offline
+        from .hub import cached_file, gpdface_home, hf_cache_dir, is_offline, weights_path_dirs
         from .manifest import KINDS, load_manifest, manifest_path
         from .style import embedded_styles_dir, user_styles_dir
 
@@ -430,6 +430,11 @@ def doctor() -> None:
         table.add_row("embedded styles", str(embedded_styles_dir()))
         table.add_row("Hugging Face cache", str(hf_cache_dir()))
         table.add_row("offline (HF_HUB_OFFLINE)", str(is_offline()))
+        folders = weights_path_dirs()
+        table.add_row(
+            "GPDFACE_WEIGHTS_PATH",
+            ", ".join(f"{f}{'' if f.is_dir() else ' [red](does not exist)[/]'}" for f in folders) or "not set",
+        )
         table.add_row("manifest", str(manifest_path()))
         manifest = load_manifest()
         for kind in KINDS:
@@ -441,13 +446,20 @@ def doctor() -> None:
 
 
 def _entry_state(entry, cached_file) -> str:
+    from .hub import weights_path_dirs
+
     if entry.embedded:
         return "embedded"
     try:
         found = [cached_file(entry, f) for f in entry.files]
     except GpdfaceError as exc:
         return f"[red]{exc}[/]"
-    return "cached, sha256 ok" if all(found) else "not cached (gpdface download " + entry.name + ")"
+    if not all(found):
+        return f"not cached (gpdface download {entry.name})"
+    placed = [p for p in found if any(p.resolve().is_relative_to(d) for d in weights_path_dirs())]
+    if placed:
+        return f"found in GPDFACE_WEIGHTS_PATH ({placed[0].parent}), sha256 ok"
+    return "cached, sha256 ok"
 
 
 @app.command()

