@@ -37,6 +37,7 @@ DEFAULT_TEACHER_NAME = "lfw64"
 err = Console(stderr=True, highlight=False, soft_wrap=True)
 out = Console(highlight=False, soft_wrap=True)
 _state = {"debug": False}
+LOSSY_NO_ALPHA = {".jpg", ".jpeg"}
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff", ".gif"}
 T = TypeVar("T")
 
@@ -267,6 +268,9 @@ def _translate(
                 if isinstance(result, Exception):
                     raise result
                 target = output_path(source, out_arg, many, translator.style.name)
+                if result.alpha is not None and target.suffix.lower() in LOSSY_NO_ALPHA and result.output != "crop":
+                    err.print(f"[yellow]warning:[/] {target.name}: JPEG has no transparency; the input's alpha is "
+                              "dropped (write .png or .webp to keep it)", soft_wrap=True)  # fmt: skip
                 written = result.save(target, overwrite=overwrite)
                 record.update(result.to_dict(), outputs=[str(p) for p in written])
                 if not as_json:

@@ -219,3 +219,12 @@ def test_a_file_named_twice_is_translated_once():
 
     here = Path(__file__)
     assert expand_inputs([str(here), str(here.parent / ".." / "tests" / here.name)]) == [here]
+
+
+def test_alpha_written_into_a_jpeg_is_warned_about(photos, user_style, with_detector, tmp_path):
+    rgba = np.dstack([np.asarray(Image.open(photos / "astronaut.png")), np.full((512, 512), 200, np.uint8)])
+    Image.fromarray(rgba).save(tmp_path / "rgba.png")
+    jpeg = invoke("translate", tmp_path / "rgba.png", "-o", tmp_path / "out.jpg", "--style", "teststyle")
+    assert jpeg.exit_code == 0 and "alpha is dropped" in jpeg.stderr
+    png = invoke("translate", tmp_path / "rgba.png", "-o", tmp_path / "out.png", "--style", "teststyle")
+    assert png.exit_code == 0 and "alpha" not in png.stderr
