@@ -127,9 +127,12 @@ def test_grayscale_and_exif_rotated_inputs(translator, astronaut, tmp_path):
 
 
 def test_max_faces_keeps_the_largest(translator, two_faces):
+    every = translator(two_faces).faces
+    side = [max(f.box[2] - f.box[0], f.box[3] - f.box[1]) for f in every]
+    assert len(every) == 2 and side[0] > side[1]  # the order this relies on: largest first
     translator.max_faces = 1
-    result = translator(two_faces)
-    assert len(result.faces) == 1
+    kept = translator(two_faces).faces
+    assert len(kept) == 1 and kept[0].box == every[0].box
 
 
 def test_save_refuses_to_replace_the_input(translator, astronaut, tmp_path):

@@ -15,6 +15,16 @@ def test_grey_scores_equal_the_one_by_one_metrics():
     assert scores["fsim"] == pytest.approx([grey_fsim(a, b) for a, b in zip(images, noisy, strict=True)], abs=1e-5)
 
 
+def test_scores_compare_grey_values_not_colours():
+    rng = np.random.default_rng(1)
+    grey = rng.integers(60, 190, (60, 50), dtype=np.uint8).astype(float)
+    neutral = np.stack([grey] * 3, axis=-1).astype(np.uint8)
+    # the same luma (0.299 R + 0.587 G + 0.114 B) in colour: +40 red, −20.4 green
+    tinted = np.clip(np.stack([grey + 40, grey - 40 * 0.299 / 0.587, grey], axis=-1).round(), 0, 255).astype(np.uint8)
+    assert np.abs(tinted.astype(int) - neutral).max() >= 20  # far apart in RGB …
+    assert grey_ssim(neutral, tinted) > 0.99 and grey_fsim(neutral, tinted) > 0.99  # … the same drawing in grey
+
+
 def test_outside_the_crop_the_result_keeps_the_grey_photo():
     photo = np.zeros((100, 80, 3), np.uint8)
     photo[..., 0] = 200  # red: grey value 0.299 * 200 = 59.8
