@@ -9,8 +9,7 @@ import argparse
 from pathlib import Path
 
 from gpdface import GpdfaceError, Translator
-
-SUFFIXES = {".jpg", ".jpeg", ".png", ".webp"}
+from gpdface.formats import IMAGE_SUFFIXES as SUFFIXES
 
 
 def main() -> None:

@@ -23,11 +23,12 @@ from typing import Any
 import cv2
 import numpy as np
 
+from . import formats
 from .errors import WeightsError
 from .shapes import check_shape
 
 BACKGROUND_MODES = ("keep", "grey", "pencil", "student")
-LUMA = np.array([0.299, 0.587, 0.114], np.float32)
+LUMA = np.array(formats.LUMA, np.float32)
 
 
 @dataclass(frozen=True)

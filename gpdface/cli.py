@@ -21,6 +21,7 @@ from rich.console import Console
 
 from . import __version__
 from .errors import GpdfaceError, InputError, UsageError
+from .formats import IMAGE_SUFFIXES
 
 app = typer.Typer(
     name="gpdface",
@@ -38,7 +39,6 @@ err = Console(stderr=True, highlight=False, soft_wrap=True)
 out = Console(highlight=False, soft_wrap=True)
 _state = {"debug": False}
 LOSSY_NO_ALPHA = {".jpg", ".jpeg"}
-IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff", ".gif"}
 T = TypeVar("T")
 
 

@@ -18,10 +18,10 @@ import torch
 from ..errors import InputError, NoFaceError
 from ..face.align import estimate_alignment
 from ..face.detect import Detector
+from ..formats import IMAGE_SUFFIXES, LUMA
 from ..imageio import read_image, to_tensor
 from .landmarks import check_inside
 
-IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".bmp"}
 _SOURCE_NAMES, _TARGET_NAMES = ("source", "photos"), ("target", "sketches")
 
 
@@ -177,7 +177,7 @@ def photometric(
     gamma = float(np.exp(rng.uniform(-aug.gamma, aug.gamma)))
     lut = np.clip(np.rint(255.0 * (np.arange(256) / 255.0) ** gamma), 0, 255).astype(np.uint8)
     image, target = lut[source].astype(np.float32), lut[target]
-    grey = image @ np.array([0.299, 0.587, 0.114], np.float32)
+    grey = image @ np.array(LUMA, np.float32)
     if rng.random() < aug.grey_probability:
         image = np.repeat(grey[..., None], 3, axis=2)
     else:

@@ -8,6 +8,7 @@ import cv2
 import numpy as np
 import torch
 
+from ..formats import LUMA
 from ..imageio import to_tensor, to_uint8
 from ..nets.student import StudentNet
 from .data import AlignedPairs, warp_pair
@@ -16,7 +17,7 @@ from .losses import ssim
 
 
 def _grey(image: np.ndarray) -> torch.Tensor:
-    g = image.astype(np.float64) @ np.array([0.299, 0.587, 0.114])
+    g = image.astype(np.float64) @ np.array(LUMA)
     return torch.from_numpy(g)[None, None]
 
 
@@ -76,7 +77,7 @@ def _paste_in_frame(crop: np.ndarray, photo: np.ndarray, matrix: np.ndarray) -> 
     inverse = cv2.invertAffineTransform(matrix)
     warped = cv2.warpAffine(crop, inverse, (width, height), flags=cv2.INTER_LINEAR)
     inside = cv2.warpAffine(np.ones(crop.shape[:2], np.float32), inverse, (width, height), flags=cv2.INTER_LINEAR)
-    grey = np.repeat((photo.astype(np.float32) @ np.array([0.299, 0.587, 0.114], np.float32))[..., None], 3, axis=2)
+    grey = np.repeat((photo.astype(np.float32) @ np.array(LUMA, np.float32))[..., None], 3, axis=2)
     blended = warped * inside[..., None] + grey * (1 - inside[..., None])
     return np.clip(blended + 0.5, 0, 255).astype(np.uint8)
 

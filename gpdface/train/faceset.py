@@ -20,8 +20,8 @@ import numpy as np
 from ..errors import InputError, UsageError
 from ..face.align import align_face
 from ..face.detect import Detector
+from ..formats import IMAGE_SUFFIXES
 from ..imageio import atomic_write, read_image
-from .data import IMAGE_SUFFIXES
 
 CHUNK_SIZE = 256
 

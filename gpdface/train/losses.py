@@ -12,6 +12,7 @@ import functools
 import torch
 import torch.nn.functional as F
 
+from ..formats import LUMA
 from ..shapes import check_shape
 
 
@@ -84,5 +85,5 @@ def pixel_loss(output: torch.Tensor, target: torch.Tensor, ssim_weight: float = 
 
 def to_grey(images: torch.Tensor) -> torch.Tensor:
     """``B 3 H W`` RGB → ``B 1 H W`` luma (ITU-R 601, as PIL's ``convert('L')``)."""
-    r, g, b = images[:, 0:1], images[:, 1:2], images[:, 2:3]
-    return 0.299 * r + 0.587 * g + 0.114 * b
+    weights = images.new_tensor(LUMA).view(1, 3, 1, 1)
+    return (images * weights).sum(dim=1, keepdim=True)

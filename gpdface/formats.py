@@ -1,0 +1,7 @@
+"""Constants shared by the command line, the runtime and training; pure Python, so importing it is free."""
+
+# Image files gpdface reads: translate's inputs, exemplars, pair folders and face banks alike.
+IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff", ".gif"})
+
+# ITU-R 601 luma weights of R, G, B: the grey PIL's convert("L") makes, and the one every comparison uses.
+LUMA = (0.299, 0.587, 0.114)
