@@ -24,6 +24,7 @@ from torch import nn
 from ..imageio import atomic_write, to_uint8
 from .augment_ops import diff_augment
 from .diagnostics import structure_similarity
+from .losses import discriminator_loss, generator_loss
 from .teachers.base import Teacher
 from .visual import save_grid
 
@@ -218,9 +219,7 @@ def _step(source, target_gen, disc, opt_g, opt_d, latents, real, targets, anchor
     # Discriminator: real exemplars vs G_t samples, both through the same kind of augmentation.
     with torch.no_grad():
         fake = target_gen.synthesis(latents)
-    d_loss = (
-        F.softplus(disc(diff_augment(fake, sampler))).mean() + F.softplus(-disc(diff_augment(real, sampler))).mean()
-    )
+    d_loss = discriminator_loss(disc(diff_augment(real, sampler)), disc(diff_augment(fake, sampler)))
     opt_d.zero_grad(set_to_none=True)
     d_loss.backward()
     opt_d.step()
@@ -229,7 +228,7 @@ def _step(source, target_gen, disc, opt_g, opt_d, latents, real, targets, anchor
     fake, target_features = target_gen.synthesis_with_features(latents)
     with torch.no_grad():
         _, source_features = source.synthesis_with_features(latents)
-    adversarial = F.softplus(-disc(diff_augment(fake, sampler))).mean()
+    adversarial = generator_loss(disc(diff_augment(fake, sampler)))
     correspondence = correspondence_loss(source_features, target_features)
     anchor = (target_gen.synthesis(anchor_latents) - targets).abs().mean()
     g_loss = (

@@ -87,3 +87,13 @@ def to_grey(images: torch.Tensor) -> torch.Tensor:
     """``B 3 H W`` RGB → ``B 1 H W`` luma (ITU-R 601, as PIL's ``convert('L')``)."""
     weights = images.new_tensor(LUMA).view(1, 3, 1, 1)
     return (images * weights).sum(dim=1, keepdim=True)
+
+
+def discriminator_loss(real_logits: torch.Tensor, fake_logits: torch.Tensor) -> torch.Tensor:
+    """The logistic GAN loss of a discriminator: softplus(−D(real)) + softplus(D(fake)), each a mean."""
+    return F.softplus(-real_logits).mean() + F.softplus(fake_logits).mean()
+
+
+def generator_loss(fake_logits: torch.Tensor) -> torch.Tensor:
+    """The non-saturating generator loss softplus(−D(fake)): strong gradients while D still wins."""
+    return F.softplus(-fake_logits).mean()

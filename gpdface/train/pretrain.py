@@ -23,11 +23,11 @@ from pathlib import Path
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from ..imageio import atomic_write, to_uint8
 from .augment_ops import diff_augment
+from .losses import discriminator_loss, generator_loss
 from .teachers.dcgan import dcgan_generator
 from .visual import save_grid
 
@@ -162,12 +162,12 @@ def _train_step(models: _Models, opt_g, opt_d, real_all: torch.Tensor, config: P
     augment = (lambda x: diff_augment(x, rng)) if config.augment else (lambda x: x)
 
     fake = models.main(z)  # B 3 R R
-    d_loss = F.softplus(-models.disc(augment(real))).mean() + F.softplus(models.disc(augment(fake.detach()))).mean()
+    d_loss = discriminator_loss(models.disc(augment(real)), models.disc(augment(fake.detach())))
     opt_d.zero_grad(set_to_none=True)
     d_loss.backward()
     opt_d.step()
 
-    g_loss = F.softplus(-models.disc(augment(fake))).mean()  # non-saturating
+    g_loss = generator_loss(models.disc(augment(fake)))
     opt_g.zero_grad(set_to_none=True)
     g_loss.backward()
     opt_g.step()
