@@ -8,7 +8,8 @@ good copy it replaced is put back (the Hub client writes into its cache before g
 when there was none, the bad file is removed.
 
 Environment read at call time (not at import): ``GPDFACE_HOME`` (default ``~/.cache/gpdface``),
-``GPDFACE_WEIGHTS_PATH``, ``HF_HOME`` / ``HF_HUB_CACHE``, ``HF_HUB_OFFLINE``, ``HF_ENDPOINT``.
+``GPDFACE_WEIGHTS_PATH``, ``GPDFACE_HUB_TIMEOUT``, ``HF_HOME`` / ``HF_HUB_CACHE``, ``HF_HUB_OFFLINE``,
+``HF_ENDPOINT``.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from __future__ import annotations
 import hashlib
 import os
 import urllib.error
+import urllib.parse
 import urllib.request
 from pathlib import Path
 
@@ -207,10 +209,57 @@ def _put_back(snapshot: Path, backup: Path | None) -> None:
         snapshot.unlink(missing_ok=True)
 
 
+def hub_timeout() -> float:
+    """Seconds a Hub server may take to answer (``$GPDFACE_HUB_TIMEOUT``, default 20)."""
+    try:
+        return max(0.1, float(os.environ.get("GPDFACE_HUB_TIMEOUT", "20")))
+    except ValueError:
+        raise WeightsError("GPDFACE_HUB_TIMEOUT must be a number of seconds") from None
+
+
+def _probe_hub(source: HubSource, file: FileEntry, what: str) -> None:
+    """One HEAD request, no retries, bounded by ``hub_timeout()``: a Hub that is down, silent or failing is
+    named in one line at once, instead of after the client's five retries with back-off (about 25 s to
+    100 s and a log line each). 4xx answers are left to the client, whose typed errors say more."""
+    from huggingface_hub import hf_hub_url
+    from huggingface_hub.utils import build_hf_headers
+
+    endpoint = os.environ.get("HF_ENDPOINT") or None
+    url = hf_hub_url(source.repo_id, file.name, repo_type=source.repo_type, revision=source.revision, endpoint=endpoint)
+    host = urllib.parse.urlsplit(url).netloc
+    request = urllib.request.Request(url, method="HEAD", headers=build_hf_headers(library_name="gpdface"))
+    timeout = hub_timeout()
+    elsewhere = f"or put the file in a folder listed in GPDFACE_WEIGHTS_PATH ({weights_path_summary()})"
+    silent = (
+        f"cannot download {what}: {host} did not answer within {timeout:g} s (GPDFACE_HUB_TIMEOUT); try again later, "
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=timeout):
+            return
+    except urllib.error.HTTPError as exc:
+        if exc.code == 429 or exc.code >= 500:
+            kind = "it is rate-limiting requests" if exc.code == 429 else "a server error, not your network"
+            raise WeightsError(
+                f"cannot download {what}: {host} answered HTTP {exc.code} ({kind}); try again later"
+            ) from None
+    except TimeoutError:
+        raise OfflineError(silent + elsewhere) from None
+    except OSError as exc:  # URLError, refused or reset connections, unknown hosts
+        reason = getattr(exc, "reason", exc)
+        if isinstance(reason, TimeoutError):
+            raise OfflineError(silent + elsewhere) from None
+        raise OfflineError(
+            f"cannot download {what}: cannot reach {host} ({reason}); connect to the network and run "
+            f"`gpdface download`, {elsewhere}"
+        ) from None
+
+
 def _download_from_hub(source: HubSource, file: FileEntry, what: str, force: bool) -> Path:
     # Imported here: huggingface_hub is only needed when something must be fetched.
     from huggingface_hub import hf_hub_download
 
+    if not is_offline():
+        _probe_hub(source, file, what)
     try:
         return Path(
             hf_hub_download(
@@ -258,11 +307,18 @@ def _download_from_url(entry: WeightsEntry, file: FileEntry, what: str) -> Path:
     return dest
 
 
+def _hub_unreachable_errors() -> tuple[type[Exception], ...]:
+    """The Hub client's errors for 'not cached and the Hub cannot be asked' (its typed classes, not names)."""
+    try:
+        from huggingface_hub.errors import LocalEntryNotFoundError, OfflineModeIsEnabled
+    except ImportError:  # an old huggingface_hub: its errors then surface as plain WeightsErrors
+        return ()
+    return (LocalEntryNotFoundError, OfflineModeIsEnabled)
+
+
 def _download_error(what: str, where: str, exc: Exception) -> WeightsError:
     text = f"{type(exc).__name__}: {exc}".splitlines()[0][:200]
-    unreachable = isinstance(exc, (urllib.error.URLError, ConnectionError, TimeoutError)) or any(
-        word in type(exc).__name__ for word in ("Connect", "Timeout", "Offline", "LocalEntryNotFound")
-    )
+    unreachable = isinstance(exc, (urllib.error.URLError, ConnectionError, TimeoutError, *_hub_unreachable_errors()))
     if unreachable:
         return OfflineError(
             f"cannot download {what} from {where} ({text}); connect to the network and run "

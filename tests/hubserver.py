@@ -16,6 +16,7 @@ import base64
 import hashlib
 import json
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import unquote
 
@@ -24,6 +25,7 @@ class HubServer:
     def __init__(self, repo_id: str, revision: str, files: dict[str, bytes]) -> None:
         self.repo_id, self.revision, self.files = repo_id, revision, dict(files)
         self.mode = "ok"
+        self.delay = 15.0  # seconds each answer waits in "slow" mode
         self.requests: list[str] = []
         self.commits: dict[str, dict[str, bytes]] = {}  # revision -> files, for pushed repositories
         server = self
@@ -101,6 +103,13 @@ class HubServer:
                     self.send_header("Content-Length", "0")
                     self.end_headers()
                     return
+                if server.mode.startswith("status"):  # e.g. "status503": the server fails
+                    self.send_response(int(server.mode[6:]))
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                    return
+                if server.mode == "slow":
+                    time.sleep(server.delay)
                 data = files[name]
                 sent = data
                 if server.mode in ("corrupt", "corrupt_same_etag"):

@@ -3,6 +3,7 @@
 import hashlib
 import json
 import os
+import re
 
 import numpy as np
 import pytest
@@ -178,3 +179,21 @@ def test_weights_path_entries_are_resolved_and_missing_ones_named(tmp_path, monk
     with pytest.raises(OfflineError) as info:
         load_style("demo")
     assert f"{tmp_path / 'here'}, {tmp_path / 'gone'} (does not exist)" in str(info.value)
+
+
+FAILING_HUB = [
+    ("status503", "answered HTTP 503 (a server error, not your network)"),
+    ("slow", "did not answer within 0.5 s (GPDFACE_HUB_TIMEOUT)"),
+]
+
+
+@pytest.mark.parametrize(("mode", "message"), FAILING_HUB)
+def test_a_failing_or_silent_hub_is_one_line_after_one_request(published, monkeypatch, mode, message):
+    """Not five retries with back-off and a log line each: one probe, bounded by GPDFACE_HUB_TIMEOUT."""
+    server, _ = published
+    server.mode, server.delay = mode, 3.0
+    monkeypatch.setenv("GPDFACE_HUB_TIMEOUT", "0.5")
+    with pytest.raises(WeightsError, match=re.escape(message)) as info:
+        load_style("demo")
+    assert len(server.requests) == 1  # the probe only: no retry
+    assert "\n" not in str(info.value) and "connect to the network" not in str(info.value)
