@@ -36,7 +36,8 @@ DEFAULT_TEACHER_NAME = "lfw64"
 
 # soft_wrap: lines are never broken at the console's width, so piped output and logs stay one line per message.
 err = Console(stderr=True, highlight=False, soft_wrap=True)
-out = Console(highlight=False, soft_wrap=True)
+# Piped or redirected output is not wrapped (grep and logs see whole lines, tables whole rows).
+out = Console(highlight=False, soft_wrap=True, width=None if sys.stdout.isatty() else 1000)
 _state = {"debug": False}
 LOSSY_NO_ALPHA = {".jpg", ".jpeg"}
 T = TypeVar("T")

@@ -57,3 +57,9 @@ def test_listing_says_what_the_embedded_style_was_made_from_and_its_licence():
     sketch = next(row for row in json.loads(result.stdout) if row["name"] == "sketch")
     assert sketch["made_from"] == "268 exemplar pairs, no teacher"
     assert "research use" in sketch["license"]
+
+
+def test_piped_listing_keeps_each_style_on_one_line():
+    result = runner.invoke(app, ["styles"])
+    assert result.exit_code == 0
+    assert any("sketch" in line and "research use only" in line for line in result.stdout.splitlines())
