@@ -269,6 +269,10 @@ def _translate(
                 if isinstance(result, Exception):
                     raise result
                 target = output_path(source, out_arg, many, translator.style.name)
+                height, width = result.image.shape[:2]
+                if aligned and abs(width - height) > 0.05 * max(width, height):
+                    err.print(f"[yellow]warning:[/] {source} is {width}×{height}, not a square aligned face crop; "
+                              "without --aligned its faces would be found and aligned", soft_wrap=True)  # fmt: skip
                 if result.alpha is not None and target.suffix.lower() in LOSSY_NO_ALPHA and result.output != "crop":
                     err.print(f"[yellow]warning:[/] {target.name}: JPEG has no transparency; the input's alpha is "
                               "dropped (write .png or .webp to keep it)", soft_wrap=True)  # fmt: skip

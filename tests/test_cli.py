@@ -231,3 +231,10 @@ def test_alpha_written_into_a_jpeg_is_warned_about(photos, user_style, with_dete
     assert jpeg.exit_code == 0 and "alpha is dropped" in jpeg.stderr
     png = invoke("translate", tmp_path / "rgba.png", "-o", tmp_path / "out.png", "--style", "teststyle")
     assert png.exit_code == 0 and "alpha is dropped" not in png.stderr
+
+
+def test_aligned_on_a_photo_that_is_not_a_crop_warns(photos, user_style, tmp_path):
+    result = invoke("translate", photos / "hopper.jpg", "--aligned", "-o", tmp_path / "o.png", "--style", "teststyle")
+    assert result.exit_code == 0 and "not a square aligned face crop" in result.stderr
+    square = invoke("translate", photos / "astronaut.png", "--aligned", "-o", tmp_path / "a.png", "-s", "teststyle")
+    assert square.exit_code == 0 and "not a square" not in square.stderr
