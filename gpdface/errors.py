@@ -22,6 +22,10 @@ class ShapeError(InputError, ValueError):
     """An array or tensor does not have the shape a function needs (also a ``ValueError``)."""
 
 
+class OutputError(GpdfaceError, OSError):
+    """An output cannot be written: a read-only folder, a full disk (also an ``OSError``)."""
+
+
 class UsageError(GpdfaceError):
     """Options that contradict each other or a request the tool refuses (e.g. overwriting an input)."""
 
@@ -69,6 +73,7 @@ __all__ = [
     "InputError",
     "NoFaceError",
     "OfflineError",
+    "OutputError",
     "ShapeError",
     "StyleNotFoundError",
     "UsageError",

@@ -16,7 +16,7 @@ import numpy as np
 import torch
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from .errors import InputError
+from .errors import InputError, OutputError
 from .shapes import check_shape
 
 # A 24-megapixel photo must pass with room to spare; a decompression bomb must not.
@@ -158,6 +158,7 @@ def write_image(path: str | os.PathLike, rgb: np.ndarray, alpha: np.ndarray | No
 
     Raises:
         InputError: the extension is not an image format Pillow can write.
+        OutputError: the folder cannot be made or written (read-only, full disk, …).
     """
     path = Path(path)
     check_shape(rgb, "H W 3", "rgb")
@@ -168,8 +169,11 @@ def write_image(path: str | os.PathLike, rgb: np.ndarray, alpha: np.ndarray | No
     if alpha is not None and fmt in _ALPHA_FORMATS:
         im.putalpha(Image.fromarray(alpha, mode="L"))
     params = {"quality": quality} if fmt in ("JPEG", "WEBP") else {}
-    path.parent.mkdir(parents=True, exist_ok=True)
-    atomic_write(path, lambda f: im.save(f, format=fmt, **params))
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        atomic_write(path, lambda f: im.save(f, format=fmt, **params))
+    except OSError as exc:
+        raise OutputError(f"cannot write {path}: {exc.strerror or exc}") from None
     return path
 
 

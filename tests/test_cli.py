@@ -238,3 +238,19 @@ def test_aligned_on_a_photo_that_is_not_a_crop_warns(photos, user_style, tmp_pat
     assert result.exit_code == 0 and "not a square aligned face crop" in result.stderr
     square = invoke("translate", photos / "astronaut.png", "--aligned", "-o", tmp_path / "a.png", "-s", "teststyle")
     assert square.exit_code == 0 and "not a square" not in square.stderr
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root writes into read-only folders; the permission cannot be tested")
+def test_a_read_only_output_folder_is_one_line(photos, user_style, with_detector, tmp_path):
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    locked.chmod(0o500)
+    result = invoke("translate", photos / "hopper.jpg", "-o", locked / "o.png", "--style", "teststyle")
+    assert result.exit_code == 1 and "cannot write" in result.stderr and "unexpected" not in result.stderr
+
+
+def test_an_output_that_cannot_be_written_is_one_line(photos, user_style, with_detector, tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("a file where the output folder should be")
+    result = invoke("translate", photos / "hopper.jpg", "-o", blocker / "o.png", "--style", "teststyle")
+    assert result.exit_code == 1 and "cannot write" in result.stderr and "unexpected" not in result.stderr
