@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -51,20 +52,12 @@ def load_teacher(teacher: str | Path = DEFAULT_TEACHER, device: str | torch.devi
 def _from_path(path: Path) -> Teacher:
     if path.is_dir() and (path / "config.json").is_file():
         kind = json.loads((path / "config.json").read_text()).get("type")
-        if kind == "stylegan2":
-            return StyleGAN2Teacher.from_folder(path)
-        if kind == "dcgan":
-            return _dcgan_from_folder(path)
-        raise WeightsError(f"{path}/config.json: unknown teacher type {kind!r}")
-    if path.suffix in (".pt", ".pth"):
-        folder = gpdface_home() / "teachers" / f"{path.stem}-{sha256_of(path)[:12]}"
-        if not (folder / "generator.safetensors").is_file():
-            convert_checkpoint(path, folder)
-        return StyleGAN2Teacher.from_folder(folder, name=path.stem)
-    if path.suffix == ".safetensors":
-        state = load_file(str(path))
-        if "main.0.weight" in state:
-            return DCGANTeacher(state, template_for(64), name=path.stem)
+        if kind not in TEACHER_FOLDERS:
+            known = ", ".join(TEACHER_FOLDERS)
+            raise WeightsError(f"{path}/config.json: unknown teacher type {kind!r}; known: {known}")
+        return TEACHER_FOLDERS[kind](path)
+    if path.suffix in TEACHER_FILES:
+        return TEACHER_FILES[path.suffix](path)
     raise WeightsError(f"{path}: not a teacher (expected a teacher folder, a StyleGAN2 .pt or a DCGAN .safetensors)")
 
 
@@ -72,6 +65,34 @@ def _dcgan_from_folder(folder: Path) -> DCGANTeacher:
     config = json.loads((folder / "config.json").read_text())
     state = load_file(str(folder / "generator.safetensors"))
     return DCGANTeacher(state, np.asarray(config["template"], np.float32), name=config.get("name", folder.name))
+
+
+def _stylegan2_from_checkpoint(path: Path) -> StyleGAN2Teacher:
+    """A rosinality-format StyleGAN2 checkpoint, converted once to safetensors in gpdface's folder."""
+    folder = gpdface_home() / "teachers" / f"{path.stem}-{sha256_of(path)[:12]}"
+    if not (folder / "generator.safetensors").is_file():
+        convert_checkpoint(path, folder)
+    return StyleGAN2Teacher.from_folder(folder, name=path.stem)
+
+
+def _dcgan_from_file(path: Path) -> DCGANTeacher:
+    state = load_file(str(path))
+    if "main.0.weight" not in state:
+        raise WeightsError(f"{path}: not a DCGAN generator (no main.0.weight)")
+    return DCGANTeacher(state, template_for(64), name=path.stem)
+
+
+# One loader per kind, as a style's student is found by its config's "model": a teacher folder's
+# config.json "type", or a single file's suffix.
+TEACHER_FOLDERS: dict[str, Callable[[Path], Teacher]] = {
+    "stylegan2": StyleGAN2Teacher.from_folder,
+    "dcgan": _dcgan_from_folder,
+}
+TEACHER_FILES: dict[str, Callable[[Path], Teacher]] = {
+    ".pt": _stylegan2_from_checkpoint,
+    ".pth": _stylegan2_from_checkpoint,
+    ".safetensors": _dcgan_from_file,
+}
 
 
 def embedded_teachers_dir() -> Path:
