@@ -5,8 +5,9 @@ Generator loss = non-saturating adversarial (with differentiable augmentation)
                  softmax of each sample's feature similarities to the others must stay as it was in
                  G_s, so G_t(w) remains the same person as G_s(w)
                + anchor: ‖G_t(w_i) − y_i‖₁ on the projected exemplars.
-A StyleGAN2 teacher's mapping network is frozen; a DCGAN has none. The discriminator is the teacher's
-own when it comes with one, else a small DCGAN-style patch discriminator trained from scratch.
+A StyleGAN2 teacher's mapping network is frozen; a DCGAN has none. The discriminator is a small
+DCGAN-style patch discriminator trained from scratch for every teacher (a StyleGAN2 checkpoint's own
+discriminator is converted and kept beside the generator, but not used).
 """
 
 from __future__ import annotations

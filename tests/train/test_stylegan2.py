@@ -142,13 +142,13 @@ def test_rosinality_checkpoint_is_converted_to_safetensors(tmp_path):
     torch.save(ckpt, tmp_path / "550000.pt")
     teacher = load_teacher(tmp_path / "550000.pt")
     assert teacher.resolution == 32 and teacher.latent_shape == (small_g.n_latent, 64)
-    assert teacher.discriminator is not None
     z = torch.randn(2, 64)
     with torch.no_grad():
         expected = small_g([z], randomize_noise=False)[0]
         w = small_g.style(z).unsqueeze(1).repeat(1, small_g.n_latent, 1)
         torch.testing.assert_close(teacher.synthesis(w), expected, atol=1e-5, rtol=0)
     assert list((gpdface_home() / "teachers").glob("550000-*/generator.safetensors"))  # converted once, cached
+    assert list((gpdface_home() / "teachers").glob("550000-*/discriminator.safetensors"))  # kept, not loaded
 
 
 def test_a_pickled_object_other_than_args_is_refused(tmp_path):

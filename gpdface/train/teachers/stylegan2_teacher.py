@@ -16,7 +16,7 @@ from ...errors import WeightsError
 from ...face.align import template_for
 from ...imageio import atomic_write
 from .base import Teacher
-from .stylegan2 import Discriminator, Generator
+from .stylegan2 import Generator
 
 
 def read_rosinality_checkpoint(path: str | Path) -> dict:
@@ -86,12 +86,10 @@ class StyleGAN2Teacher(Teacher):
         generator: Generator,
         latent_avg: torch.Tensor,
         template: np.ndarray | None = None,
-        discriminator: Discriminator | None = None,
         name: str = "stylegan2",
     ) -> None:
         super().__init__()
         self.generator = generator.eval()
-        self.discriminator = discriminator
         self.register_buffer("latent_avg", latent_avg.reshape(1, -1).float())
         self.name, self.resolution = name, generator.size
         self.latent_shape = (generator.n_latent, generator.style_dim)
@@ -107,11 +105,9 @@ class StyleGAN2Teacher(Teacher):
         latent_avg = state.pop("latent_avg")
         generator = Generator(config["size"], config["style_dim"], config["n_mlp"], config["channel_multiplier"])
         generator.load_state_dict(state, strict=True)
-        discriminator = None
-        if (folder / "discriminator.safetensors").is_file():
-            discriminator = Discriminator(config["size"], config["channel_multiplier"])
-            discriminator.load_state_dict(load_file(str(folder / "discriminator.safetensors")), strict=True)
-        return cls(generator, latent_avg, discriminator=discriminator, name=name or folder.name)
+        # discriminator.safetensors, when the conversion wrote one, is not loaded: adaptation trains its own
+        # patch discriminator (adapt.py), and the 1024 px one would cost ~115 MB for nothing.
+        return cls(generator, latent_avg, name=name or folder.name)
 
     def sample_latents(self, n, generator=None, truncation=1.0, mixing=0.0) -> torch.Tensor:
         g = self.generator
