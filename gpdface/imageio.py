@@ -56,6 +56,18 @@ def read_image(source: ImageSource, max_pixels: int = DEFAULT_MAX_PIXELS) -> Loa
     Raises:
         InputError: the file is missing, empty, not an image, truncated, or has more than ``max_pixels``.
     """
+    try:
+        return _read_source(source, max_pixels)
+    except InputError:
+        raise
+    except Exception as exc:  # a documented type in an unusual state: a closed image, a meta or sparse tensor, …
+        reason = (str(exc).splitlines() or [""])[0][:160]
+        raise InputError(
+            f"cannot read an image from this {type(source).__name__}: {type(exc).__name__}: {reason}"
+        ) from None
+
+
+def _read_source(source: ImageSource, max_pixels: int) -> LoadedImage:
     if isinstance(source, (str, os.PathLike)):
         return _read_file(Path(source), max_pixels)
     if isinstance(source, Image.Image):

@@ -166,3 +166,29 @@ def test_written_files_follow_the_umask(tmp_path, rgb):
     finally:
         os.umask(old)
     assert stat.S_IMODE((tmp_path / "o.png").stat().st_mode) == 0o644
+
+
+def _closed_image():
+    image = Image.new("RGB", (8, 8))
+    image.close()
+    return image
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        _closed_image,
+        lambda: torch.zeros(3, 8, 8, device="meta"),
+        lambda: torch.zeros(3, 8, 8).to_sparse(),
+        lambda: "x" * 5000 + ".png",
+    ],
+    ids=["closed PIL image", "meta tensor", "sparse tensor", "5000-character path"],
+)
+def test_inputs_in_odd_states_are_one_line_input_errors(make):
+    with pytest.raises(InputError) as info:
+        read_image(make())
+    assert "\n" not in str(info.value)
+
+
+def test_a_grey_alpha_image_is_read():
+    assert read_image(Image.new("LA", (8, 8))).rgb.shape == (8, 8, 3)

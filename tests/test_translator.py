@@ -258,3 +258,10 @@ def test_student_background_in_tiles_equals_the_whole_photo_at_once(tmp_path, as
         whole = to_uint8(translator.model(to_tensor(photo)[None]).float())[0]
     assert tiled.shape == photo.shape
     assert np.abs(tiled.astype(int) - whole.astype(int)).max() <= 1  # uint8 rounding only
+
+
+def test_a_bad_input_in_a_stream_is_yielded_and_the_stream_goes_on(translator, astronaut):
+    closed = Image.new("RGB", (8, 8))
+    closed.close()
+    outcomes = list(translator.translate_many([closed, astronaut, torch.zeros(3, 8, 8, device="meta")]))
+    assert [type(r).__name__ for _, r in outcomes] == ["InputError", "TranslationResult", "InputError"]
