@@ -127,7 +127,9 @@ def parse_manifest(data: dict[str, Any]) -> Manifest:
     Raises:
         WeightsError: the document does not follow schema 1.
     """
-    if not isinstance(data, dict) or data.get("schema") != SCHEMA_VERSION:
+    if not isinstance(data, dict):
+        raise WeightsError(f"weights manifest: expected an object, got {type(data).__name__}")
+    if data.get("schema") != SCHEMA_VERSION:
         raise WeightsError(f'weights manifest: expected "schema": {SCHEMA_VERSION}, got {data.get("schema")!r}')
     sections = {}
     for kind in KINDS:
@@ -142,12 +144,16 @@ def _parse_entry(kind: Kind, name: str, body: dict[str, Any]) -> WeightsEntry:
     where = f"weights manifest {kind}/{name}"
     if not _NAME.match(name):
         raise WeightsError(f"{where}: invalid name")
+    if not isinstance(body, dict):
+        raise WeightsError(f"{where}: the entry must be an object")
     files = body.get("files")
     if not isinstance(files, dict) or not files:
         raise WeightsError(f"{where}: 'files' must list at least one file")
     entries = []
     for file_name, meta in files.items():
         validate_relative_path(file_name)
+        if not isinstance(meta, dict):
+            raise WeightsError(f"{where}: file {file_name!r} must be an object with its sha256")
         sha = str(meta.get("sha256", "")).lower()
         if not _SHA256.match(sha):
             raise WeightsError(f"{where}: file {file_name!r} needs a 64-hex sha256")
@@ -164,13 +170,20 @@ def _parse_entry(kind: Kind, name: str, body: dict[str, Any]) -> WeightsEntry:
         license=str(body.get("license", "")),
         resolution=body.get("resolution"),
         embedded=bool(body.get("embedded", False)),
-        provenance=dict(body.get("provenance", {})),
+        provenance=_object(body.get("provenance", {}), f"{where}: provenance"),
     )
+
+
+def _object(value: Any, what: str) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise WeightsError(f"{what} must be an object")
+    return value
 
 
 def _parse_source(where: str, source: Any) -> HubSource | UrlSource | PackageSource | None:
     if source is None:
         return None
+    _object(source, f"{where}: source")
     if "package" in source:
         member = validate_relative_path(str(source.get("member", "")))
         sha = str(source.get("member_sha256", "")).lower()
@@ -209,7 +222,7 @@ def manifest_path() -> Path:
 def _load_cached(path: str) -> Manifest:
     try:
         return parse_manifest(json.loads(Path(path).read_text(encoding="utf-8")))
-    except (OSError, json.JSONDecodeError) as exc:
+    except (OSError, ValueError, RecursionError) as exc:
         raise WeightsError(f"cannot read the weights manifest {path}: {exc}") from None
 
 

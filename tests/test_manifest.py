@@ -62,6 +62,10 @@ def test_safe_nested_name_is_allowed():
         (("detectors", "det", "source"), {"base_url": "file:///etc"}, "http"),
         (("detectors", "det", "source"), {"what": 1}, "source needs"),
         (("styles", "demo", "source", "repo_type"), "../../outside", "repo_type must be one of"),
+        (("styles", "demo"), "a string", "the entry must be an object"),
+        (("styles", "demo", "source"), 5, "source must be an object"),
+        (("styles", "demo", "files", "config.json"), "abc", "must be an object with its sha256"),
+        (("styles", "demo", "provenance"), [], "provenance must be an object"),
         (("styles", "demo", "source", "repo_id"), "../../x", "repo_id must be"),
         (("styles", "demo", "source", "repo_id"), "a/b/c", "repo_id must be"),
     ],
@@ -83,3 +87,8 @@ def test_manifest_override_by_environment(tmp_path, monkeypatch):
     path.write_text(json.dumps(GOOD))
     monkeypatch.setenv("GPDFACE_MANIFEST", str(path))
     assert "demo" in load_manifest().styles
+
+
+def test_a_document_that_is_not_an_object_is_a_weights_error():
+    with pytest.raises(WeightsError, match="expected an object, got list"):
+        parse_manifest([])
