@@ -15,6 +15,7 @@ import cv2
 import numpy as np
 import torch
 
+from ..checkpoint import load_checkpoint
 from ..errors import InputError, WeightsError
 from ..shapes import check_shape
 
@@ -144,10 +145,7 @@ def _resolve_weights(name: str) -> Path:
 def _build_retinaface(name: str, device: torch.device, weights: Path) -> torch.nn.Module:
     from facexlib.detection.retinaface import RetinaFace
 
-    try:
-        state = torch.load(weights, map_location="cpu", weights_only=True)
-    except Exception as exc:
-        raise WeightsError(f"cannot read detector weights {weights}: {str(exc).splitlines()[0]}") from None
+    state = load_checkpoint(weights, "detector weights")
     state = {k.removeprefix("module."): v for k, v in state.items()}
     model = RetinaFace(network_name=_NETWORKS[name], half=False, device=device)
     try:

@@ -22,6 +22,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..checkpoint import load_checkpoint
 from ..imageio import atomic_write, to_uint8
 from .augment_ops import diff_augment
 from .diagnostics import structure_similarity
@@ -147,7 +148,7 @@ def adapt(
     probes = source.sample_latents(PROBES, torch.Generator().manual_seed(config.seed + 2), truncation=config.truncation)
     start, curve, best = 0, [], None  # best: (ratio, step, generator state)
     if resume and (run_dir / CHECKPOINT).is_file():
-        state = torch.load(run_dir / CHECKPOINT, map_location="cpu", weights_only=True)
+        state = load_checkpoint(run_dir / CHECKPOINT, "adaptation checkpoint")
         target_gen.load_state_dict(state["generator"])
         disc.load_state_dict(state["discriminator"])
         opt_g.load_state_dict(state["opt_g"])

@@ -35,6 +35,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from ..checkpoint import load_checkpoint
 from ..errors import InputError
 from ..imageio import atomic_write, to_tensor, to_uint8
 from ..nets.student import StudentConfig, StudentNet
@@ -345,7 +346,7 @@ def training_seconds(run_dir: str | Path) -> float:
     path = Path(run_dir) / CHECKPOINT
     if not path.is_file():
         return 0.0
-    return float(torch.load(path, map_location="cpu", weights_only=True).get("seconds", 0.0))
+    return float(load_checkpoint(path, "student checkpoint").get("seconds", 0.0))
 
 
 def _save_checkpoint(
@@ -379,7 +380,7 @@ def _save_checkpoint(
 def _load_checkpoint(
     path: Path, model, ema: StudentEMA, optimizer, scheduler, batches: PairBatches, objective, terms=None
 ) -> int:
-    state = torch.load(path, map_location="cpu", weights_only=True)
+    state = load_checkpoint(path, "student checkpoint")
     model.load_state_dict(state["model"], strict=True)
     ema.model.load_state_dict(state["ema"], strict=True)
     optimizer.load_state_dict(state["optimizer"])

@@ -23,6 +23,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..checkpoint import load_checkpoint
 from ..imageio import atomic_write
 from ..shapes import check_shape
 from .losses import ms_ssim
@@ -103,7 +104,7 @@ def train_encoder(
     start = 0
     path = run_dir / CHECKPOINT
     if resume and path.is_file():
-        state = torch.load(path, map_location="cpu", weights_only=True)
+        state = load_checkpoint(path, "encoder checkpoint")
         encoder.load_state_dict(state["encoder"])
         optimizer.load_state_dict(state["optimizer"])
         scheduler.load_state_dict(state["scheduler"])

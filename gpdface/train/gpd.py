@@ -22,6 +22,7 @@ import numpy as np
 import torch
 from safetensors.torch import load_file, save
 
+from ..checkpoint import load_checkpoint
 from ..imageio import atomic_write, to_tensor, to_uint8
 from .adapt import CHECKPOINT as ADAPT_CHECKPOINT
 from .adapt import AdaptConfig, adapt
@@ -125,7 +126,7 @@ def gpd_teacher_data(
             resume=(run_dir / ADAPT_CHECKPOINT).is_file(),  # a finished or interrupted adaptation is continued
             on_step=lambda step, losses: update(step, losses),
         )  # fmt: skip
-    state = torch.load(run_dir / ADAPT_CHECKPOINT, map_location="cpu", weights_only=True)
+    state = load_checkpoint(run_dir / ADAPT_CHECKPOINT, "adaptation checkpoint")
     if state.get("best_step"):
         stopped = f"stopped at step {state['stopped_at']}" if state.get("stopped_at") else "ran every step"
         best = f"kept step {state['best_step']}, the best correspondence (ratio {state['best_ratio']:.2f})"

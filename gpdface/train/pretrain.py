@@ -25,6 +25,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from ..checkpoint import load_checkpoint
 from ..imageio import atomic_write, to_uint8
 from .augment_ops import diff_augment
 from .losses import discriminator_loss, generator_loss
@@ -216,7 +217,7 @@ def _save(path: Path, models: _Models, opt_g, opt_d, rng: torch.Generator, step:
 
 
 def _load(path: Path, models: _Models, opt_g, opt_d, rng: torch.Generator) -> int:
-    state = torch.load(path, map_location="cpu", weights_only=True)
+    state = load_checkpoint(path, "pretraining checkpoint")
     models.load_state_dict(state["models"], strict=True)
     opt_g.load_state_dict(state["opt_g"])
     opt_d.load_state_dict(state["opt_d"])

@@ -17,6 +17,7 @@ import numpy as np
 import torch
 from safetensors.torch import load_file
 
+from ...checkpoint import load_checkpoint
 from ...errors import OfflineError, WeightsError
 from ...face.align import template_for
 from ...hub import cached_file, fetch_entry, gpdface_home, sha256_of, verify_file
@@ -133,7 +134,7 @@ def _from_package(entry: WeightsEntry) -> Path:
     member = Path(next(iter(spec.submodule_search_locations))).parent / source.member
     if sha256_of(member) != source.member_sha256:
         raise WeightsError(f"{member} does not match the pinned sha256 of {source.requirement}; reinstall it")
-    state = torch.load(member, map_location="cpu", weights_only=True)
+    state = load_checkpoint(member, f"{source.requirement} generator")
     state = state.get("netG_state_dict", state)
     dest = gpdface_home() / "teachers" / entry.name / file.name
     dest.parent.mkdir(parents=True, exist_ok=True)

@@ -12,6 +12,7 @@ import torch
 from safetensors.torch import load_file
 from torch import nn
 
+from ...checkpoint import load_checkpoint
 from ...errors import WeightsError
 from ...face.align import template_for
 from ...imageio import atomic_write
@@ -25,11 +26,7 @@ def read_rosinality_checkpoint(path: str | Path) -> dict:
     Training checkpoints carry ``args``, a pickled ``argparse.Namespace``; that one class (a plain
     attribute bag) is allow-listed for the load, nothing else is unpickled.
     """
-    try:
-        with torch.serialization.safe_globals([argparse.Namespace]):
-            return torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:
-        raise WeightsError(f"cannot read the StyleGAN2 checkpoint {path}: {str(exc).splitlines()[0]}") from None
+    return load_checkpoint(path, "StyleGAN2 checkpoint", allow=[argparse.Namespace])
 
 
 def infer_config(state: dict[str, torch.Tensor]) -> dict:
