@@ -104,14 +104,31 @@ def cached_file(entry: WeightsEntry, file: FileEntry) -> Path | None:
         local = gpdface_home() / entry.kind / entry.name / file.name
         return verify_file(local, file) if local.is_file() else None
     if isinstance(entry.source, HubSource) and entry.source.pinned:
-        local = _hub_snapshot(entry.source) / file.name
-        return verify_file(local, file) if local.is_file() else None
+        local = _hub_cached(entry.source, file)
+        return verify_file(local, file) if local is not None and local.is_file() else None
     return None
 
 
 def _hub_snapshot(source: HubSource) -> Path:
-    folder = f"{source.repo_type}s--" + source.repo_id.replace("/", "--")
-    return hf_cache_dir() / folder / "snapshots" / source.revision
+    """The pinned revision's snapshot folder in the Hugging Face cache (named by the client's own helper)."""
+    from huggingface_hub.file_download import repo_folder_name
+
+    return (
+        hf_cache_dir()
+        / repo_folder_name(repo_id=source.repo_id, repo_type=source.repo_type)
+        / "snapshots"
+        / (source.revision)
+    )
+
+
+def _hub_cached(source: HubSource, file: FileEntry) -> Path | None:
+    """The cached copy of a pinned Hub file, asked of the client's cache (``try_to_load_from_cache``)."""
+    from huggingface_hub import try_to_load_from_cache
+
+    found = try_to_load_from_cache(
+        source.repo_id, file.name, cache_dir=hf_cache_dir(), revision=source.revision, repo_type=source.repo_type
+    )
+    return Path(found) if isinstance(found, str) else None
 
 
 def fetch_entry(entry: WeightsEntry, force: bool = False) -> dict[str, Path]:
