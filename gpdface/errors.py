@@ -38,8 +38,8 @@ class NoFaceError(GpdfaceError):
     exit_code = 3
 
 
-class StyleNotFoundError(GpdfaceError):
-    """A style name matches no directory, user style, embedded style or published style."""
+class StyleNotFoundError(GpdfaceError, LookupError):
+    """A style name matches no directory, user style, embedded style or published style (also a ``LookupError``)."""
 
     exit_code = 2
 
@@ -50,8 +50,8 @@ class WeightsError(GpdfaceError):
     exit_code = 4
 
 
-class ChecksumError(WeightsError):
-    """A file's sha256 differs from the one pinned in the manifest."""
+class ChecksumError(WeightsError, ValueError):
+    """A file's sha256 differs from the one pinned in the manifest (also a ``ValueError``)."""
 
     CACHED = "the file is corrupt or was replaced — delete it and download again (gpdface download --force)"
     DOWNLOADED = (
@@ -63,8 +63,9 @@ class ChecksumError(WeightsError):
         super().__init__(f"checksum mismatch for {path}: expected sha256 {expected}, got {actual}; {remedy}")
 
 
-class OfflineError(WeightsError):
-    """Weights are not cached and cannot be downloaded (offline, or the server is unreachable)."""
+class OfflineError(WeightsError, ConnectionError):
+    """Weights are not cached and cannot be downloaded: offline, or the server is unreachable (also a
+    ``ConnectionError``)."""
 
 
 __all__ = [

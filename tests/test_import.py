@@ -34,3 +34,13 @@ def test_public_api():
     assert {"Translator", "list_styles", "load_style", "__version__"} <= set(gpdface.__all__)
     for name in gpdface.__all__:
         assert getattr(gpdface, name) is not None
+
+
+def test_errors_are_also_the_matching_built_in_errors():
+    from gpdface.errors import ChecksumError, OfflineError, OutputError, ShapeError, StyleNotFoundError
+
+    assert issubclass(StyleNotFoundError, LookupError) and issubclass(ChecksumError, ValueError)
+    assert issubclass(OfflineError, ConnectionError) and issubclass(OutputError, OSError)
+    assert issubclass(ShapeError, ValueError)
+    error = ChecksumError("f", "a" * 64, "b" * 64)
+    assert str(error).startswith("checksum mismatch for f")
