@@ -12,9 +12,11 @@ path that ``gpdface finetune`` and ``benchmarks/quality.py`` both run.
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -144,6 +146,19 @@ def gpd_teacher_data(
     reporter.note(f"reconstruction error median {error:.3f}, confidence mean {confidence:.2f}")
     _targets_grid(run_dir / "encode.png", data)
     return anchors, data
+
+
+def shared_encoder_dir(home: str | Path, teacher: Teacher, config: EncoderConfig) -> Path:
+    """Where the encoder for ``teacher`` trained with ``config`` is kept for every run that uses them.
+
+    The encoder is trained on G_s's own samples only, so it depends on nothing else; the folder is named
+    by a digest of the teacher's weights and the configuration (a retrained teacher gets a new one).
+    """
+    digest = hashlib.sha256(json.dumps(asdict(config), sort_keys=True).encode())
+    for name, tensor in sorted(teacher.state_dict().items()):
+        digest.update(name.encode())
+        digest.update(tensor.detach().cpu().contiguous().numpy().tobytes())
+    return Path(home) / "encoders" / f"{teacher.name}-{digest.hexdigest()[:16]}"
 
 
 def _teacher_frame(frame: FrameMap, images: np.ndarray) -> torch.Tensor:

@@ -43,7 +43,7 @@ from .evaluate import evaluate_pairs
 from .export import export_style
 from .faceset import align_collection, list_photos
 from .frames import FrameMap
-from .gpd import GPDSettings, gpd_teacher_data
+from .gpd import GPDSettings, gpd_teacher_data, shared_encoder_dir
 from .identity import IdentityScorer
 from .landmarks import landmarks_for, read_landmarks
 from .objective import ObjectiveConfig
@@ -267,7 +267,10 @@ def _teacher_stages(request, teacher, pairs, size, template, device, run_dir: Pa
         adapt=replace(GPDSettings().adapt, steps=request.adapt_steps, seed=request.seed),
         encoder=replace(EncoderConfig(), steps=request.encoder_steps, seed=request.seed),
     )
-    return gpd_teacher_data(teacher, pairs, bool(request.shots_dir), photos, frame, settings, run_dir, stage)
+    encoder_dir = shared_encoder_dir(gpdface_home(), teacher, settings.encoder)  # trained once per teacher
+    return gpd_teacher_data(
+        teacher, pairs, bool(request.shots_dir), photos, frame, settings, run_dir, stage, encoder_dir=encoder_dir
+    )
 
 
 def _face_bank(request, size: int, template, device, reporter) -> np.ndarray:

@@ -1,6 +1,7 @@
 """Two-scale GPD's parts: frames, the encoder, teacher targets for photos, the early stop of adaptation, and
 the photo terms of distillation — with tiny step counts."""
 
+import copy
 import json
 
 import cv2
@@ -144,3 +145,18 @@ def test_two_scale_distillation_runs_every_term(teacher, photos, tmp_path):
     with pytest.raises(ValueError, match="unconditional"):
         conditional = DistillConfig(steps=1, batch_size=1)
         distill_student(pairs, conditional, tmp_path / "c", torch.device("cpu"), teacher_data=data)
+
+
+def test_the_shared_encoder_folder_follows_the_teacher_and_the_config(teacher, tmp_path):
+    from dataclasses import replace
+
+    from gpdface.train.gpd import shared_encoder_dir
+
+    config = EncoderConfig()
+    here = shared_encoder_dir(tmp_path, teacher, config)
+    assert here == shared_encoder_dir(tmp_path, teacher, config) and here.parent == tmp_path / "encoders"
+    assert shared_encoder_dir(tmp_path, teacher, replace(config, steps=config.steps + 1)) != here
+    changed = copy.deepcopy(teacher)
+    with torch.no_grad():
+        next(changed.parameters()).add_(1e-3)
+    assert shared_encoder_dir(tmp_path, changed, config) != here
