@@ -11,8 +11,10 @@ import glob
 import json
 import shlex
 import sys
+import time
 import traceback
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
@@ -21,7 +23,7 @@ from rich.console import Console
 
 from . import __version__
 from .errors import GpdfaceError, InputError, UsageError
-from .formats import IMAGE_SUFFIXES
+from .formats import IMAGE_SUFFIXES, VIDEO_SUFFIXES
 
 app = typer.Typer(
     name="gpdface",
@@ -114,9 +116,10 @@ def expand_inputs(items: list[str]) -> list[Path]:
     for item in items:
         path = Path(item).expanduser()
         if path.is_dir():
-            found = sorted(p for p in path.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
+            readable = IMAGE_SUFFIXES | VIDEO_SUFFIXES
+            found = sorted(p for p in path.iterdir() if p.is_file() and p.suffix.lower() in readable)
             if not found:
-                raise InputError(f"{path}: the folder holds no images ({', '.join(sorted(IMAGE_SUFFIXES))})")
+                raise InputError(f"{path}: the folder holds no images or videos ({', '.join(sorted(readable))})")
             paths += found
         elif any(ch in item for ch in "*?["):
             matches = sorted(Path(p) for p in glob.glob(str(path), recursive=True) if Path(p).is_file())
@@ -195,8 +198,10 @@ def translate(
     ] = "retinaface_mobile0.25",
     overwrite: Annotated[bool, typer.Option(help="Allow an output to replace its input file.")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print a JSON summary on stdout.")] = False,
+    start: Annotated[float, typer.Option(help="Videos: start this many seconds in.")] = 0.0,
+    duration: Annotated[float | None, typer.Option(help="Videos: translate only this many seconds.")] = None,
 ) -> None:
-    """Translate every face in the given photos into a style."""
+    """Translate every face in the given photos and videos into a style."""
     code = guarded(
         lambda: _translate(
             inputs,
@@ -213,6 +218,8 @@ def translate(
             detector,
             overwrite,
             as_json,
+            start,
+            duration,
         )
     )
     raise typer.Exit(code)
@@ -233,15 +240,16 @@ def _translate(
     detector: str,
     overwrite: bool,
     as_json: bool,
+    start: float = 0.0,
+    duration: float | None = None,
 ) -> int:
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-
     from .translator import Translator
 
     _check_translate_options(device, output, background, max_faces, batch_size, detector)
     sources = expand_inputs(inputs)
     many = len(sources) > 1
-    if many and out_arg is not None and out_arg.suffix.lower() in IMAGE_SUFFIXES and not out_arg.is_dir():
+    file_like = out_arg is not None and out_arg.suffix.lower() in IMAGE_SUFFIXES | VIDEO_SUFFIXES
+    if many and file_like and not out_arg.is_dir():
         raise UsageError(f"{len(sources)} inputs need an output folder, but -o {out_arg} looks like a file")
     if many and out_arg is not None:
         _refuse_name_clashes(sources, out_arg)
@@ -258,45 +266,113 @@ def _translate(
     )
     if not aligned:
         translator.detector  # noqa: B018 — its weights resolve now: a missing file is one error, not one per image
-    records: list[dict[str, Any]] = []
-    codes: list[int] = []
+    run = _Run(translator, out_arg, many, overwrite, aligned)
+    videos = [p for p in sources if p.suffix.lower() in VIDEO_SUFFIXES]
+    images = [p for p in sources if p.suffix.lower() not in VIDEO_SUFFIXES]
+    if (start or duration is not None) and not videos:
+        raise UsageError("--start and --duration cut videos; none of the inputs is one")
+    if images:
+        _translate_images(run, images, as_json)
+    for video in videos:
+        _translate_one_video(run, video, start, duration, as_json)
+    if as_json:
+        summary = {"style": translator.style.name, "device": str(translator.device), "results": run.records}
+        print(json.dumps(summary, indent=2))
+    if not run.codes:
+        return 0
+    if many:
+        err.print(f"{len(run.codes)} of {len(sources)} input(s) failed")
+    return run.codes[0] if len(set(run.codes)) == 1 else 1
+
+
+@dataclass
+class _Run:
+    """One translate command's shared settings and what it has done so far."""
+
+    translator: Any
+    out_arg: Path | None
+    many: bool
+    overwrite: bool
+    aligned: bool
+    records: list[dict[str, Any]] = field(default_factory=list)
+    codes: list[int] = field(default_factory=list)
+
+    def failed(self, record: dict[str, Any], exc: GpdfaceError) -> None:
+        """Record a per-input error; with one input it ends the command."""
+        record.update(error=cli_message(exc), exit_code=exc.exit_code)
+        self.codes.append(exc.exit_code)
+        self.records.append(record)
+        if not self.many:
+            raise exc
+        err.print(f"[yellow]skipped[/] {cli_message(exc)}", soft_wrap=True)
+
+
+def _translate_images(run: _Run, sources: list[Path], as_json: bool) -> None:
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    translator = run.translator
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
-    with Progress(*columns, console=err, transient=True, disable=not many) as progress:
+    with Progress(*columns, console=err, transient=True, disable=len(sources) < 2) as progress:
         task = progress.add_task("translating", total=len(sources))
-        for source, result in translator.translate_many(sources, aligned=aligned):
+        for source, result in translator.translate_many(sources, aligned=run.aligned):
             record: dict[str, Any] = {"source": str(source)}
+            progress.advance(task)
             try:
                 if isinstance(result, Exception):
                     raise result
-                target = output_path(source, out_arg, many, translator.style.name)
-                height, width = result.image.shape[:2]
-                if aligned and abs(width - height) > 0.05 * max(width, height):
-                    err.print(f"[yellow]warning:[/] {source} is {width}×{height}, not a square aligned face crop; "
-                              "without --aligned its faces would be found and aligned", soft_wrap=True)  # fmt: skip
-                if result.alpha is not None and target.suffix.lower() in LOSSY_NO_ALPHA and result.output != "crop":
-                    err.print(f"[yellow]warning:[/] {target.name}: JPEG has no transparency; the input's alpha is "
-                              "dropped (write .png or .webp to keep it)", soft_wrap=True)  # fmt: skip
-                written = result.save(target, overwrite=overwrite)
-                record.update(result.to_dict(), outputs=[str(p) for p in written])
-                if not as_json:
-                    err.print(f"{source} → {', '.join(map(str, written))} ({len(result.faces)} face(s))")
+                target = output_path(source, run.out_arg, run.many, translator.style.name)
+                _warn_about_image(source, target, result, run.aligned)
+                written = result.save(target, overwrite=run.overwrite)
             except GpdfaceError as exc:
-                record.update(error=cli_message(exc), exit_code=exc.exit_code)
-                codes.append(exc.exit_code)
-                if many:
-                    err.print(f"[yellow]skipped[/] {cli_message(exc)}", soft_wrap=True)
-                else:
-                    raise
-            records.append(record)
-            progress.advance(task)
-    if as_json:
-        summary = {"style": translator.style.name, "device": str(translator.device), "results": records}
-        print(json.dumps(summary, indent=2))
-    if not codes:
-        return 0
-    if many:
-        err.print(f"{len(codes)} of {len(sources)} image(s) failed")
-    return codes[0] if len(set(codes)) == 1 else 1
+                run.failed(record, exc)
+                continue
+            record.update(result.to_dict(), outputs=[str(p) for p in written])
+            run.records.append(record)
+            if not as_json:
+                err.print(f"{source} → {', '.join(map(str, written))} ({len(result.faces)} face(s))")
+
+
+def _warn_about_image(source: Path, target: Path, result, aligned: bool) -> None:
+    height, width = result.image.shape[:2]
+    if aligned and abs(width - height) > 0.05 * max(width, height):
+        err.print(f"[yellow]warning:[/] {source} is {width}×{height}, not a square aligned face crop; "
+                  "without --aligned its faces would be found and aligned", soft_wrap=True)  # fmt: skip
+    if result.alpha is not None and target.suffix.lower() in LOSSY_NO_ALPHA and result.output != "crop":
+        err.print(f"[yellow]warning:[/] {target.name}: JPEG has no transparency; the input's alpha is "
+                  "dropped (write .png or .webp to keep it)", soft_wrap=True)  # fmt: skip
+
+
+def _translate_one_video(run: _Run, source: Path, start: float, duration: float | None, as_json: bool) -> None:
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    record: dict[str, Any] = {"source": str(source)}
+    target = output_path(source, run.out_arg, run.many, run.translator.style.name)
+    try:
+        if target.suffix.lower() not in VIDEO_SUFFIXES:
+            raise UsageError(f"{source} is a video: write it to a video file (-o out.mp4), not {target.name}")
+        if target.exists() and target.resolve() == source.resolve() and not run.overwrite:
+            raise UsageError(f"{target} is the input file; choose another output or pass --overwrite")
+        columns = (TextColumn(f"{source.name}"), BarColumn(), MofNCompleteColumn(),
+                   TextColumn("{task.fields[fps]} frames/s"), TimeRemainingColumn())  # fmt: skip
+        with Progress(*columns, console=err, transient=True) as progress:
+            task = progress.add_task("video", total=None, fps="–")
+            began = time.perf_counter()
+
+            def advance(done: int, expected: int | None) -> None:
+                rate = done / max(time.perf_counter() - began, 1e-9)
+                progress.update(task, completed=done, total=expected, fps=f"{rate:.1f}")
+
+            summary = run.translator.translate_video(source, target, start, duration, on_frame=advance)
+    except GpdfaceError as exc:
+        run.failed(record, exc)
+        return
+    record.update(summary.to_dict(), outputs=[str(target)])
+    run.records.append(record)
+    for warning in summary.warnings:
+        err.print(f"[yellow]warning:[/] {warning}", soft_wrap=True)
+    if not as_json:
+        fps = summary.frames / max(summary.seconds.get("total", 0), 1e-9)
+        err.print(f"{source} → {target} ({summary.frames} frames, {fps:.1f} frames/s, {summary.codec})")
 
 
 @app.command()

@@ -12,10 +12,10 @@ each face back with a mask that follows its head.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import cv2
 import numpy as np
@@ -36,6 +36,9 @@ from .imageio import (
     write_image,
 )
 from .style import OUTPUT_MODES, Style, load_style
+
+if TYPE_CHECKING:
+    from .video import VideoSummary
 
 MAX_WHOLE_SIDE = 2048  # the `student` background runs on at most this long a side
 WHOLE_TILE, WHOLE_MARGIN = 512, 128  # tiles of the `student` background; the margin exceeds the student's reach
@@ -255,6 +258,28 @@ class Translator:
         """
         prepared = self.prepare(image, aligned)
         return self.compose(prepared, self.stylize(prepared.crops))
+
+    def translate_video(
+        self,
+        source: str | os.PathLike,
+        output: str | os.PathLike,
+        start: float = 0.0,
+        duration: float | None = None,
+        smooth: bool = True,
+        on_frame: Callable[[int, int | None], None] | None = None,
+    ) -> VideoSummary:
+        """Translate every face of every frame of a video file into ``output`` (sound copied unchanged).
+
+        Faces are followed across frames and their landmarks smoothed, so the result does not jitter;
+        ``gpdface.video`` has the details. Needs PyAV (``pip install "gpdface[video]"``).
+
+        Raises:
+            InputError: not a readable video (or no video stream, or cut short), or PyAV is missing.
+            OutputError: the output cannot be written.
+        """
+        from .video import translate_video
+
+        return translate_video(self, source, output, start, duration, smooth=smooth, on_frame=on_frame)
 
     def translate_many(
         self, images: Iterable[ImageSource], aligned: bool = False

@@ -1,0 +1,291 @@
+"""Videos: decode, translate every frame's faces with steady landmarks, encode; the sound is copied as it is.
+
+PyAV (``pip install "gpdface[video]"``; its wheel carries FFmpeg's libraries) decodes and encodes. Frames
+stream through one at a time, so memory does not grow with the clip's length. The video is written as
+H.264 (``libx264``, yuv420p, the most widely playable choice) when the wheel has that encoder, else as
+MPEG-4 Part 2; the frame rate and size are the input's; the first audio stream is copied packet by packet,
+untouched. Faces are detected on every frame, followed across frames and their landmarks smoothed
+(``gpdface.tracking``), so the stylized face and its paste mask do not jitter. The output is written to a
+temporary file beside the target and renamed when complete: an interrupted run leaves nothing under the
+final name.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from fractions import Fraction
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from .errors import InputError, OutputError
+from .formats import VIDEO_SUFFIXES
+from .imageio import LoadedImage
+from .tracking import FaceTracker, SmoothingConfig, is_scene_cut
+
+if TYPE_CHECKING:
+    from .translator import Translator
+
+
+@dataclass
+class VideoSummary:
+    """What ``translate_video`` did.
+
+    Attributes:
+        source, output: the files.
+        frames: frames written.
+        fps: their rate.
+        size: (width, height).
+        codec: the video encoder used.
+        audio: whether an audio stream was copied.
+        faces_per_frame: faces drawn on each frame.
+        seconds: wall time, by stage (``decode``, ``detect``, ``stylize``, ``encode``) and in ``total``.
+        warnings: things the user should know (e.g. no face anywhere).
+    """
+
+    source: str
+    output: str
+    frames: int = 0
+    fps: float = 0.0
+    size: tuple[int, int] = (0, 0)
+    codec: str = ""
+    audio: bool = False
+    faces_per_frame: list[int] = field(default_factory=list)
+    seconds: dict[str, float] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        faces = self.faces_per_frame
+        return {
+            "source": self.source, "output": self.output, "frames": self.frames, "fps": round(self.fps, 3),
+            "size": list(self.size), "codec": self.codec, "audio": self.audio,
+            "frames_with_faces": sum(1 for n in faces if n), "max_faces": max(faces, default=0),
+            "seconds": {k: round(v, 3) for k, v in self.seconds.items()}, "warnings": self.warnings,
+        }  # fmt: skip
+
+
+def is_video(path: str | os.PathLike) -> bool:
+    return Path(path).suffix.lower() in VIDEO_SUFFIXES
+
+
+def translate_video(
+    translator: Translator,
+    source: str | os.PathLike,
+    output: str | os.PathLike,
+    start: float = 0.0,
+    duration: float | None = None,
+    smoothing: SmoothingConfig | None = None,
+    smooth: bool = True,
+    on_frame: Callable[[int, int | None], None] | None = None,
+) -> VideoSummary:
+    """Translate every face of every frame of ``source`` into ``output``.
+
+    Args:
+        translator: the style, detector and device to use.
+        source, output: video files (the output's suffix chooses the container: .mp4, .mov, .mkv, …).
+        start, duration: only this part of the clip, in seconds (for previews).
+        smoothing: landmark filter settings; ``smooth=False`` uses each frame's raw detections.
+        on_frame: called with (frames done, frames expected or None) after each frame.
+
+    Raises:
+        InputError: PyAV is missing, the file is not a readable video, has no video stream, or is cut short.
+        OutputError: the output cannot be written.
+    """
+    av = _import_av()
+    source, output = Path(source), Path(output)
+    if start < 0 or (duration is not None and duration <= 0):
+        raise InputError("start must be ≥ 0 and duration > 0 seconds")
+    if output.suffix.lower() not in VIDEO_SUFFIXES:
+        raise InputError(f"{output}: a video output needs one of {', '.join(sorted(VIDEO_SUFFIXES))}")
+    summary = VideoSummary(str(source), str(output))
+    began = time.perf_counter()
+    with _open_input(av, source) as container:
+        video = container.streams.video[0]
+        audio = container.streams.audio[0] if container.streams.audio else None
+        temporary = _temporary_beside(output)
+        try:
+            with av.open(str(temporary), mode="w", format=_container_format(output)) as sink:
+                writer = _VideoWriter(av, sink, video, audio, start)
+                summary.codec, summary.audio = writer.codec, audio is not None
+                summary.fps, summary.size = float(writer.rate), (writer.width, writer.height)
+                expected = _expected_frames(video, start, duration)
+                frames = _frames_and_audio(av, container, video, audio, start, duration, source)
+                _translate_frames(translator, frames, writer, summary, smoothing, smooth, expected, on_frame)
+                writer.close()
+            os.replace(temporary, output)
+        except BaseException:
+            temporary.unlink(missing_ok=True)
+            raise
+    summary.seconds["total"] = time.perf_counter() - began
+    if summary.frames and not any(summary.faces_per_frame):
+        summary.warnings.append(f"no face in any frame of {source}: the video was copied through unchanged")
+    return summary
+
+
+def _import_av():
+    try:
+        import av
+    except ImportError:
+        raise InputError('video needs PyAV: pip install "gpdface[video]"') from None
+    return av
+
+
+class _open_input:
+    """``av.open`` for reading, its failures as one-line InputErrors naming the file."""
+
+    def __init__(self, av, path: Path) -> None:
+        self.av, self.path = av, path
+
+    def __enter__(self):
+        if not self.path.is_file():
+            raise InputError(f"{self.path}: no such file")
+        try:
+            self.container = self.av.open(str(self.path))
+        except self.av.error.FFmpegError as exc:
+            raise InputError(f"{self.path}: not a video file FFmpeg can read ({_reason(exc)})") from None
+        if not self.container.streams.video:
+            self.container.close()
+            raise InputError(f"{self.path}: the file has no video stream")
+        return self.container
+
+    def __exit__(self, *exc) -> None:
+        self.container.close()
+
+
+def _reason(exc: Exception) -> str:
+    return (str(exc).splitlines() or [type(exc).__name__])[0][:160]
+
+
+def _temporary_beside(output: Path) -> Path:
+    try:
+        output.parent.mkdir(parents=True, exist_ok=True)
+        handle, name = tempfile.mkstemp(dir=output.parent, prefix=f".{output.stem}.", suffix=output.suffix)
+    except OSError as exc:
+        raise OutputError(f"cannot write {output}: {exc.strerror or exc}") from None
+    os.close(handle)
+    return Path(name)
+
+
+def _container_format(output: Path) -> str:
+    return {".mp4": "mp4", ".m4v": "mp4", ".mov": "mov", ".mkv": "matroska", ".webm": "webm", ".avi": "avi"}[
+        output.suffix.lower()
+    ]
+
+
+def _expected_frames(video, start: float, duration: float | None) -> int | None:
+    rate = float(video.average_rate or 0)
+    total = video.frames or (int(float(video.duration * video.time_base) * rate) if video.duration else 0)
+    if not total or not rate:
+        return None
+    available = max(0, total - round(start * rate))
+    return min(available, round(duration * rate)) if duration is not None else available
+
+
+class _VideoWriter:
+    """The output's video stream (H.264 where available) and the copied audio stream."""
+
+    def __init__(self, av, sink, video, audio, start: float) -> None:
+        self.av, self.sink = av, sink
+        self.rate = video.average_rate or Fraction(25)
+        self.width, self.height = video.codec_context.width, video.codec_context.height
+        self.codec = "libx264" if "libx264" in av.codecs_available else "mpeg4"
+        even = self.width % 2 == 0 and self.height % 2 == 0
+        self.stream = sink.add_stream(self.codec, rate=self.rate)
+        self.stream.width, self.stream.height = self.width, self.height
+        # yuv420p is what players expect; it needs even sides, so odd ones keep full chroma instead
+        self.stream.pix_fmt = "yuv420p" if even or self.codec != "libx264" else "yuv444p"
+        if self.codec == "libx264":
+            self.stream.options = {"crf": "18", "preset": "medium"}
+        self.audio = sink.add_stream_from_template(audio) if audio is not None else None
+        self.audio_offset = None if audio is None else round(start / float(audio.time_base))
+
+    def write_frame(self, rgb: np.ndarray) -> None:
+        frame = self.av.VideoFrame.from_ndarray(np.ascontiguousarray(rgb), format="rgb24")
+        for packet in self.stream.encode(frame):
+            self.sink.mux(packet)
+
+    def write_audio(self, packet) -> None:
+        if self.audio is None or packet.pts is None:
+            return
+        packet.pts -= self.audio_offset
+        if packet.dts is not None:
+            packet.dts -= self.audio_offset
+        if packet.pts < 0 and self.audio_offset > 0:  # cut before a later start
+            return
+        packet.stream = self.audio
+        self.sink.mux(packet)
+
+    def close(self) -> None:
+        for packet in self.stream.encode(None):
+            self.sink.mux(packet)
+
+
+def _frames_and_audio(av, container, video, audio, start, duration, source) -> Iterator[tuple[str, Any, Any]]:
+    """The chosen part in file order: ``("frame", seconds from start, RGB array)`` and ``("audio", packet,
+    None)``, so sound and picture are written interleaved as they were read."""
+    end = None if duration is None else start + duration
+    streams = [video] if audio is None else [video, audio]
+    if start > 0:
+        container.seek(int(start / float(video.time_base)), stream=video, backward=True)
+    try:
+        for packet in container.demux(*streams):
+            if packet.stream.type == "audio":
+                seconds = None if packet.pts is None else float(packet.pts * packet.time_base)
+                # from the first second every packet goes (an encoder's priming packets have negative times)
+                if seconds is not None and (start == 0 or seconds >= start) and (end is None or seconds < end):
+                    yield "audio", packet, None
+                continue
+            for frame in packet.decode():
+                seconds = float(frame.pts * frame.time_base) if frame.pts is not None else 0.0
+                if seconds + 1e-6 < start:
+                    continue
+                if end is not None and seconds >= end - 1e-6:
+                    return
+                yield "frame", seconds - start, frame.to_ndarray(format="rgb24")
+    except av.error.FFmpegError as exc:
+        raise InputError(f"{source}: the video is damaged or cut short ({_reason(exc)})") from None
+
+
+def _translate_frames(translator, frames, writer, summary, smoothing, smooth, expected, on_frame) -> None:
+    tracker = FaceTracker(smoothing, smooth=smooth)
+    previous, seconds = None, {"decode": 0.0, "detect": 0.0, "stylize": 0.0, "encode": 0.0}
+    clock = time.perf_counter()
+    for kind, item, rgb in frames:
+        if kind == "audio":
+            writer.write_audio(item)
+            continue
+        when = item
+        seconds["decode"] += time.perf_counter() - clock
+        if is_scene_cut(previous, rgb):
+            tracker.reset()
+        previous = rgb
+        clock = time.perf_counter()
+        detections = translator.detector.detect(rgb)
+        if translator.max_faces is not None:
+            detections = detections[: translator.max_faces]
+        faces = [track.face for track in tracker.update(detections, when, summary.frames)]
+        seconds["detect"] += time.perf_counter() - clock
+        clock = time.perf_counter()
+        drawn = _draw_faces(translator, rgb, faces)
+        seconds["stylize"] += time.perf_counter() - clock
+        clock = time.perf_counter()
+        writer.write_frame(drawn)
+        seconds["encode"] += time.perf_counter() - clock
+        summary.frames += 1
+        summary.faces_per_frame.append(len(faces))
+        if on_frame is not None:
+            on_frame(summary.frames, expected)
+        clock = time.perf_counter()
+    summary.seconds.update(seconds)
+
+
+def _draw_faces(translator, rgb: np.ndarray, faces) -> np.ndarray:
+    if not faces:
+        return rgb
+    prepared = translator.align(LoadedImage(rgb), faces)
+    return translator.compose(prepared, translator.stylize(prepared.crops)).image

@@ -1,0 +1,150 @@
+"""Videos: decode → translate → encode, sound kept, steady faces, bad input, nothing partial left behind."""
+
+import json
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from conftest import make_style
+from gpdface.cli import app
+from gpdface.errors import InputError
+from gpdface.face.detect import DetectedFace
+from gpdface.style import user_styles_dir
+from gpdface.tracking import FaceTracker, OneEuroFilter, SmoothingConfig, is_scene_cut
+
+av = pytest.importorskip("av", reason="PyAV is the video extra (pip install 'gpdface[video]')")
+from clips import write_clip  # noqa: E402 — needs av
+
+runner = CliRunner()
+
+
+def streams(path):
+    with av.open(str(path)) as container:
+        video = container.streams.video[0]
+        audio = [s for s in container.streams if s.type == "audio"]
+        frames = sum(1 for _ in container.decode(video=0))
+        return frames, video.average_rate, (video.width, video.height), len(audio)
+
+
+@pytest.fixture
+def clip(tmp_path, astronaut):
+    path = tmp_path / "clip.mp4"
+    write_clip(path, astronaut, frames=12)
+    return path
+
+
+@pytest.fixture
+def translator(with_detector, tmp_path):
+    from gpdface import Translator
+
+    return Translator(make_style(tmp_path / "styles"), device="cpu")
+
+
+def test_round_trip_keeps_frames_rate_size_and_sound(translator, clip, tmp_path):
+    out = tmp_path / "out.mp4"
+    summary = translator.translate_video(clip, out)
+    assert streams(out) == streams(clip) == (12, 10, (320, 240), 1)
+    assert summary.frames == 12 and summary.audio and summary.codec in ("libx264", "mpeg4")
+    assert all(n == 1 for n in summary.faces_per_frame)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["clip.mp4", "out.mp4", "styles"]  # no temporary left
+
+
+def test_start_and_duration_cut_a_preview(translator, clip, tmp_path):
+    summary = translator.translate_video(clip, tmp_path / "part.mkv", start=0.3, duration=0.5)
+    assert summary.frames == 5 and streams(tmp_path / "part.mkv")[0] == 5
+
+
+def test_a_clip_without_faces_is_copied_through_with_a_warning(translator, no_face, tmp_path):
+    write_clip(tmp_path / "coffee.mp4", no_face, frames=4, tone=False)
+    summary = translator.translate_video(tmp_path / "coffee.mp4", tmp_path / "out.mp4")
+    assert summary.frames == 4 and not any(summary.faces_per_frame)
+    assert summary.warnings and "no face in any frame" in summary.warnings[0]
+
+
+def test_an_interrupted_run_leaves_nothing_under_the_final_name(translator, clip, tmp_path):
+    def interrupt(done, expected):
+        if done == 3:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        translator.translate_video(clip, tmp_path / "out.mp4", on_frame=interrupt)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["clip.mp4", "styles"]
+
+
+@pytest.mark.parametrize("kind", ["text", "truncated", "audio only"])
+def test_bad_videos_are_one_line_input_errors(translator, clip, tmp_path, kind):
+    bad = tmp_path / "bad.mp4"
+    if kind == "text":
+        bad.write_text("not a video")
+    elif kind == "truncated":
+        bad.write_bytes(clip.read_bytes()[: clip.stat().st_size // 3])
+    else:
+        _audio_only(bad)
+    with pytest.raises(InputError) as info:
+        translator.translate_video(bad, tmp_path / "out.mp4")
+    assert "\n" not in str(info.value) and "bad.mp4" in str(info.value)
+    assert not (tmp_path / "out.mp4").exists()
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".out")]
+
+
+def _audio_only(path) -> None:
+    from clips import _write_tone
+
+    with av.open(str(path), mode="w") as container:
+        _write_tone(av, container, container.add_stream("aac", rate=44100), 0.5)
+
+
+def test_command_line_video_with_json_summary(clip, tmp_path, with_detector, astronaut):
+    make_style(user_styles_dir(), "teststyle")
+    out = tmp_path / "o.mp4"
+    result = runner.invoke(app, ["translate", str(clip), "-o", str(out), "--style", "teststyle", "--json"])
+    assert result.exit_code == 0, result.output
+    record = json.loads(result.stdout)["results"][0]
+    assert record["frames"] == 12 and record["audio"] and record["outputs"] == [str(out)]
+    image_out = runner.invoke(app, ["translate", str(clip), "-o", str(tmp_path / "o.png"), "--style", "teststyle"])
+    assert image_out.exit_code == 2 and "write it to a video file" in image_out.stderr
+    from PIL import Image
+
+    Image.fromarray(astronaut).save(tmp_path / "x.png")
+    stray = runner.invoke(app, ["translate", str(tmp_path / "x.png"), "--start", "1", "--style", "teststyle"])
+    assert stray.exit_code == 2 and "--start and --duration cut videos" in stray.stderr
+
+
+def test_a_face_keeps_its_identity_and_a_new_face_gets_a_new_one():
+    tracker = FaceTracker()
+    for frame in range(5):
+        faces = [_face(100 + 3 * frame, 100)] + ([_face(300, 120)] if frame >= 3 else [])
+        tracks = tracker.update(faces, frame / 10, frame)
+    assert sorted(t.identity for t in tracks) == [0, 1]
+    assert next(t for t in tracks if t.identity == 0).history == [0, 1, 2, 3, 4]
+
+
+def test_a_missed_face_is_held_for_a_few_frames_then_dropped():
+    tracker = FaceTracker(SmoothingConfig(max_missed=2))
+    tracker.update([_face(100, 100)], 0.0)
+    assert len(tracker.update([], 0.1)) == 1 and len(tracker.update([], 0.2)) == 1
+    assert tracker.update([], 0.3) == []
+
+
+def test_smoothing_removes_jitter_from_a_steady_face():
+    rng = np.random.default_rng(0)
+    truth = np.tile(_face(100, 100).landmarks.reshape(-1), (60, 1)).astype(float)
+    noisy = truth + rng.normal(0, 1.5, truth.shape)
+    smoother = OneEuroFilter(SmoothingConfig())
+    smoothed = np.array([smoother(v, t / 25, scale=80.0) for t, v in enumerate(noisy)])
+    raw_error = np.sqrt(((noisy[10:] - truth[10:]) ** 2).mean())
+    smooth_error = np.sqrt(((smoothed[10:] - truth[10:]) ** 2).mean())
+    assert smooth_error < 0.5 * raw_error
+
+
+def test_scene_cut_is_told_from_motion(astronaut, no_face):
+    shifted = np.roll(astronaut, 8, axis=1)
+    assert not is_scene_cut(astronaut, shifted)
+    assert is_scene_cut(astronaut, no_face[: astronaut.shape[0], : astronaut.shape[1]])
+
+
+def _face(x: float, y: float, size: float = 80.0) -> DetectedFace:
+    shape = np.array([[0.3, 0.4], [0.7, 0.4], [0.5, 0.6], [0.35, 0.8], [0.65, 0.8]])  # eyes, nose, mouth corners
+    landmarks = np.array([x, y]) + size * shape
+    return DetectedFace((x, y, x + size, y + size), 0.99, landmarks.astype(np.float32))
