@@ -44,6 +44,8 @@ class VideoSummary:
         codec: the video encoder used.
         audio: whether an audio stream was copied.
         faces_per_frame: faces drawn on each frame.
+        tracks: per frame, ``(identity, 5 2 landmarks)`` of each face drawn (the smoothed ones); small, kept
+            for measurement (``benchmarks/video.py``) and left out of ``to_dict``.
         seconds: wall time, by stage (``decode``, ``detect``, ``stylize``, ``encode``) and in ``total``.
         warnings: things the user should know (e.g. no face anywhere).
     """
@@ -56,6 +58,7 @@ class VideoSummary:
     codec: str = ""
     audio: bool = False
     faces_per_frame: list[int] = field(default_factory=list)
+    tracks: list[list[tuple[int, np.ndarray]]] = field(default_factory=list)
     seconds: dict[str, float] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
 
@@ -268,7 +271,9 @@ def _translate_frames(translator, frames, writer, summary, smoothing, smooth, ex
         detections = translator.detector.detect(rgb)
         if translator.max_faces is not None:
             detections = detections[: translator.max_faces]
-        faces = [track.face for track in tracker.update(detections, when, summary.frames)]
+        tracks = tracker.update(detections, when, summary.frames)
+        faces = [track.face for track in tracks]
+        summary.tracks.append([(track.identity, track.face.landmarks.copy()) for track in tracks])
         seconds["detect"] += time.perf_counter() - clock
         clock = time.perf_counter()
         drawn = _draw_faces(translator, rgb, faces)

@@ -1,4 +1,7 @@
-"""Small synthetic video clips made from a still photo, with a known per-frame transform and a tone."""
+"""Small synthetic video clips made from a still photo, with a known per-frame transform and a tone.
+
+Used by ``video.py`` (landmark jitter and flicker against the known camera path) and by the tests.
+"""
 
 from __future__ import annotations
 
