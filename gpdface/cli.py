@@ -200,6 +200,9 @@ def translate(
     as_json: Annotated[bool, typer.Option("--json", help="Print a JSON summary on stdout.")] = False,
     start: Annotated[float, typer.Option(help="Videos: start this many seconds in.")] = 0.0,
     duration: Annotated[float | None, typer.Option(help="Videos: translate only this many seconds.")] = None,
+    backend: Annotated[
+        str, typer.Option(help="The student's runtime: torch, or onnxruntime (the onnx extra).")
+    ] = "torch",
 ) -> None:
     """Translate every face in the given photos and videos into a style."""
     code = guarded(
@@ -220,6 +223,7 @@ def translate(
             as_json,
             start,
             duration,
+            backend,
         )
     )
     raise typer.Exit(code)
@@ -242,10 +246,13 @@ def _translate(
     as_json: bool,
     start: float = 0.0,
     duration: float | None = None,
+    backend: str = "torch",
 ) -> int:
-    from .translator import Translator
+    from .translator import BACKENDS, Translator
 
     _check_translate_options(device, output, background, max_faces, batch_size, detector)
+    if backend not in BACKENDS:
+        raise UsageError(f"--backend must be one of {', '.join(BACKENDS)}, not {backend!r}")
     sources = expand_inputs(inputs)
     many = len(sources) > 1
     file_like = out_arg is not None and out_arg.suffix.lower() in IMAGE_SUFFIXES | VIDEO_SUFFIXES
@@ -263,6 +270,7 @@ def _translate(
         threshold=threshold,
         min_face=min_face,
         detector=detector,
+        backend=backend,
     )
     if not aligned:
         translator.detector  # noqa: B018 — its weights resolve now: a missing file is one error, not one per image
@@ -481,6 +489,35 @@ def _local_style_names() -> set[str]:
     from .style import list_styles
 
     return {row.name for row in list_styles() if row.origin != "published"}
+
+
+export_app = typer.Typer(help="Export a style's student for other runtimes.", no_args_is_help=True)
+app.add_typer(export_app, name="export")
+
+
+@export_app.command("onnx")
+def export_onnx(
+    style: Annotated[str, typer.Option("--style", "-s", help="Style name or style folder.")] = "sketch",
+    out_file: Annotated[
+        Path | None, typer.Option("-o", "--out", help="The .onnx file (default: <style>.onnx).")
+    ] = None,
+    overwrite: Annotated[bool, typer.Option(help="Replace an existing file.")] = False,
+) -> None:
+    """Export the style's student to ONNX (dynamic batch and size), checked against PyTorch to 1e-3."""
+
+    def body() -> None:
+        from .onnx_export import export_student_onnx
+        from .style import load_style
+
+        loaded = load_style(style)
+        target = out_file or Path(f"{loaded.name}.onnx")
+        if target.exists() and not overwrite:
+            raise UsageError(f"{target} exists; pass --overwrite to replace it")
+        export_student_onnx(loaded, target)
+        out.print(f"{loaded.name}'s student written to {target} (input 'image', output 'drawing': B×3×H×W "
+                  f"in [-1, 1], H and W multiples of {2 ** (len(loaded.model.config.channels) - 1)})")  # fmt: skip
+
+    guarded(body)
 
 
 @app.command()

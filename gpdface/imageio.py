@@ -193,7 +193,7 @@ def atomic_write(path: Path, write) -> None:
     """Call ``write(file_object)`` on a temporary file beside ``path`` and rename it into place."""
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
-        os.fchmod(fd, _new_file_mode())  # mkstemp makes 0600 files; outputs should follow the umask
+        os.fchmod(fd, new_file_mode())  # mkstemp makes 0600 files; outputs should follow the umask
         with os.fdopen(fd, "wb") as f:
             write(f)
             f.flush()
@@ -204,7 +204,7 @@ def atomic_write(path: Path, write) -> None:
         raise
 
 
-def _new_file_mode() -> int:
+def new_file_mode() -> int:
     umask = os.umask(0)
     os.umask(umask)
     return 0o666 & ~umask

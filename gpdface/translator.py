@@ -40,6 +40,7 @@ from .style import OUTPUT_MODES, Style, load_style
 if TYPE_CHECKING:
     from .video import VideoSummary
 
+BACKENDS = ("torch", "onnxruntime")
 MAX_WHOLE_SIDE = 2048  # the `student` background runs on at most this long a side
 WHOLE_TILE, WHOLE_MARGIN = 512, 128  # tiles of the `student` background; the margin exceeds the student's reach
 
@@ -194,6 +195,8 @@ class Translator:
             rendered; the style's choice when None (a ``pencil`` style keeps its fitted tone).
         batch_size: crops per student forward pass.
         max_pixels: images with more pixels are refused (decompression-bomb guard).
+        backend: ``torch``, or ``onnxruntime`` (the student exported to ONNX once per style and cached;
+            ``pip install "gpdface[onnx]"``); the detector runs in PyTorch either way.
     """
 
     def __init__(
@@ -209,7 +212,10 @@ class Translator:
         background: str | None = None,
         batch_size: int = 8,
         max_pixels: int = DEFAULT_MAX_PIXELS,
+        backend: str = "torch",
     ) -> None:
+        if backend not in BACKENDS:
+            raise InputError(f"backend must be one of {', '.join(BACKENDS)}, got {backend!r}")
         if output is not None and output not in OUTPUT_MODES:
             raise InputError(f"output must be one of {', '.join(OUTPUT_MODES)}, got {output!r}")
         if background is not None and background not in BACKGROUND_MODES:
@@ -222,6 +228,11 @@ class Translator:
         self.dtype = dtype or (torch.float16 if self.device.type == "cuda" else torch.float32)
         self.style: Style = load_style(style)
         self.model = self.style.model.to(self.device, self.dtype).to(memory_format=torch.channels_last)
+        self.backend, self._session = backend, None
+        if backend == "onnxruntime":
+            from .onnx_export import cached_onnx_student, ort_session
+
+            self._session = ort_session(cached_onnx_student(self.style), self.device.type)
         self.crop_size = self.style.info.crop_size
         self.template = self.style.info.template_array()
         self.output = output or self.style.info.default_output
@@ -319,9 +330,17 @@ class Translator:
         with torch.inference_mode():
             for start in range(0, len(crops), self.batch_size):
                 batch = torch.stack([to_tensor(c) for c in crops[start : start + self.batch_size]])  # B 3 S S
-                batch = batch.to(self.device, self.dtype).contiguous(memory_format=torch.channels_last)
-                outputs.extend(to_uint8(self.model(batch).float()))
+                outputs.extend(to_uint8(self.run_student(batch)))
         return outputs
+
+    def run_student(self, batch: torch.Tensor) -> torch.Tensor:
+        """``B 3 H W`` float in [-1, 1] through the student on this translator's backend: float32, on the CPU
+        for ONNX Runtime, on the translator's device for PyTorch."""
+        if self._session is not None:
+            return torch.from_numpy(self._session.run(None, {"image": batch.float().cpu().numpy()})[0])
+        with torch.inference_mode():
+            batch = batch.to(self.device, self.dtype).contiguous(memory_format=torch.channels_last)
+            return self.model(batch).float()
 
     def prepare(self, image: ImageSource, aligned: bool = False) -> PreparedImage:
         """Read an image, detect its faces and align them (or take it as one aligned crop)."""
@@ -382,9 +401,7 @@ class Translator:
         drawn = np.empty_like(padded)
         for y0, y1, x0, x1, (top, bottom, left, right) in _tiles(*padded.shape[:2], WHOLE_TILE, WHOLE_MARGIN):
             tile = padded[top:bottom, left:right]
-            with torch.inference_mode():
-                batch = to_tensor(tile)[None].to(self.device, self.dtype).contiguous(memory_format=torch.channels_last)
-                out = to_uint8(self.model(batch).float())[0]
+            out = to_uint8(self.run_student(to_tensor(tile)[None]))[0]
             drawn[y0:y1, x0:x1] = out[y0 - top : y1 - top, x0 - left : x1 - left]
         return cv2.resize(drawn[:new_h, :new_w], (width, height), interpolation=cv2.INTER_LINEAR)
 

@@ -25,7 +25,7 @@ import numpy as np
 
 from .errors import InputError, OutputError
 from .formats import VIDEO_SUFFIXES
-from .imageio import LoadedImage
+from .imageio import LoadedImage, new_file_mode
 from .tracking import FaceTracker, SmoothingConfig, is_scene_cut
 
 if TYPE_CHECKING:
@@ -120,6 +120,7 @@ def translate_video(
                 frames = _frames_and_audio(av, container, video, audio, start, duration, source)
                 _translate_frames(translator, frames, writer, summary, smoothing, smooth, expected, on_frame)
                 writer.close()
+            os.chmod(temporary, new_file_mode())  # mkstemp makes it private; outputs follow the umask
             os.replace(temporary, output)
         except BaseException:
             temporary.unlink(missing_ok=True)
