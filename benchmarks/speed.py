@@ -193,6 +193,10 @@ def main() -> None:
         help="also time fresh students whose first stage has these widths (each stage doubles it) at 256 px, "
         "batch 1: the speed side of the capacity trade",
     )  # fmt: skip
+    parser.add_argument(
+        "--backends", nargs="*", default=["torch", "onnxruntime"],
+        help="student runtimes to time side by side (onnxruntime needs the onnx extra)",
+    )  # fmt: skip
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -242,7 +246,26 @@ def main() -> None:
     }
     report["memory_24mp"] = peak_memory_translate(style, workdir)
     report["capacity"] = [capacity_row(width, device, repeats) for width in args.widths]
+    report["backends"] = {name: backend_row(style, name, device, repeats, workdir) for name in args.backends}
     emit(report, args.out)
+
+
+def backend_row(style: str, backend: str, device: torch.device, repeats: int, workdir: Path) -> dict:
+    """The student at 256 px (batch 1 and 8) and the 1024² one-face pipeline on one backend, through
+    ``Translator.run_student`` — the path ``translate --backend`` takes."""
+    from gpdface.translator import Translator
+
+    try:
+        translator = Translator(style, device=device, backend=backend)
+    except Exception as exc:  # e.g. the onnx extra is not installed: say so in the report
+        return {"error": f"{type(exc).__name__}: {exc}"}
+    student = {}
+    for batch in (1, 8):
+        x = torch.rand(batch, 3, 256, 256) * 2 - 1
+        seconds = median_time(lambda x=x: translator.run_student(x), repeats, device=device)
+        student[f"batch_{batch}_ms_per_face"] = seconds * 1e3 / batch
+    pipeline = pipeline_figures(translator, test_photo(1), repeats, workdir)
+    return {"student_256": student, "pipeline_1024_1_face": pipeline}
 
 
 def capacity_row(width: int, device: torch.device, repeats: int) -> dict:

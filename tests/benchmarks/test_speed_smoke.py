@@ -27,3 +27,8 @@ def test_speed_benchmark_quick(with_detector, tmp_path):
     assert report["teacher_route"]["route_s"] > report["teacher_route"]["synthesis_s"] > 0
     assert report["ratios"]["teacher_route_over_student_pipeline"] > 0
     assert report["memory_24mp"]["exit_code"] == 0 and report["memory_24mp"]["peak_rss_mb"] > 0
+    for backend, row in report["backends"].items():  # torch, and onnxruntime where the extra is installed
+        assert "error" in row or (
+            row["student_256"]["batch_1_ms_per_face"] > 0 and row["pipeline_1024_1_face"]["faces"] == 1
+        ), backend
+    assert "error" not in report["backends"]["torch"]
