@@ -74,17 +74,18 @@ def style_gallery(
 
 
 def _compose(columns: dict[str, list[np.ndarray]], tile: int) -> np.ndarray:
-    """Columns side by side under their labels; every tile ``tile`` px high, widths keep each photo's aspect."""
+    """Columns side by side under their labels; each image fitted into a ``tile``-sided square cell (so a
+    wide group photo beside a portrait does not widen every column)."""
     rows = len(next(iter(columns.values())))
-    widths = [max(1, round(image.shape[1] * tile / image.shape[0])) for image in next(iter(columns.values()))]
-    column_width = max(widths)
-    sheet = Image.new("RGB", (column_width * len(columns), LABEL_HEIGHT + tile * rows), "white")
+    sheet = Image.new("RGB", (tile * len(columns), LABEL_HEIGHT + tile * rows), "white")
     draw = ImageDraw.Draw(sheet)
     font = ImageFont.load_default(size=18)
     for c, (label, images) in enumerate(columns.items()):
-        x = c * column_width
-        draw.text((x + column_width / 2, LABEL_HEIGHT / 2), label, fill="black", font=font, anchor="mm")
-        for r, (image, width) in enumerate(zip(images, widths, strict=True)):
-            resized = Image.fromarray(image).resize((width, tile), Image.Resampling.LANCZOS)
-            sheet.paste(resized, (x + (column_width - width) // 2, LABEL_HEIGHT + r * tile))
+        draw.text((c * tile + tile / 2, LABEL_HEIGHT / 2), label, fill="black", font=font, anchor="mm")
+        for r, image in enumerate(images):
+            height, width = image.shape[:2]
+            scale = tile / max(height, width)
+            size = (max(1, round(width * scale)), max(1, round(height * scale)))
+            resized = Image.fromarray(image).resize(size, Image.Resampling.LANCZOS)
+            sheet.paste(resized, (c * tile + (tile - size[0]) // 2, LABEL_HEIGHT + r * tile + (tile - size[1]) // 2))
     return np.asarray(sheet)

@@ -19,13 +19,15 @@ def test_sheet_holds_each_photo_then_each_style(astronaut, grace_hopper, detecto
     gallery = style_gallery([astronaut, grace_hopper], [embedded_styles_dir() / "sketch", test_style],
                             detector=detector, tile=128)  # fmt: skip
     assert gallery.styles == ["sketch", "teststyle"] and not gallery.skipped
-    width = round(astronaut.shape[1] * 128 / astronaut.shape[0])  # the widest photo (square 512 → 128)
+    width = 128  # every image fitted into a 128 px square cell (the astronaut is square)
     assert gallery.sheet.shape == (LABEL_HEIGHT + 2 * 128, 3 * width, 3)
     first = gallery.sheet[LABEL_HEIGHT : LABEL_HEIGHT + 128, :width].astype(float)
     photo = np.asarray(Image.fromarray(astronaut).resize((width, 128), Image.Resampling.LANCZOS), float)
     assert np.abs(first - photo).mean() < 2  # column 1 is the photo itself
     sketch = gallery.sheet[LABEL_HEIGHT : LABEL_HEIGHT + 128, width : 2 * width].astype(float)
     assert np.abs(sketch - photo).mean() > 10  # column 2 is the photo drawn in the style
+    portrait = gallery.sheet[LABEL_HEIGHT + 128 :, :width]  # Grace Hopper (taller than wide) is letterboxed
+    assert (portrait[:, :5] == 255).all() and (portrait[:, -5:] == 255).all()
 
 
 def test_a_broken_style_is_left_off_with_its_reason(astronaut, detector, tmp_path):
