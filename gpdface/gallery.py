@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
-from .errors import GpdfaceError
+from .errors import GpdfaceError, InputError
 from .face.detect import Detector
 from .imageio import ImageSource, read_image
 
@@ -47,7 +47,6 @@ def style_gallery(
         InputError: a photo cannot be read, or no style is given.
         NoFaceError: a photo has no face.
     """
-    from .errors import InputError
     from .translator import DEFAULT_DETECTOR, Translator
 
     if not styles:
