@@ -12,6 +12,8 @@ A style's ``style.json`` declares its ``background``:
   (``gpdface.train.background_fit``), so that the drawing around the faces matches the student's.
 - ``student``: the student itself run on the whole photo, resized so that the faces are at the scale it was
   trained on.
+- ``paper``: a white page: only the drawn heads remain, as in avatar and line-art exemplars, which draw a
+  head on a blank ground (a student run on a whole photo turns its textures into streaks of ink).
 """
 
 from __future__ import annotations
@@ -27,7 +29,8 @@ from . import formats
 from .errors import WeightsError
 from .shapes import check_shape
 
-BACKGROUND_MODES = ("keep", "grey", "pencil", "student")
+BACKGROUND_MODES = ("keep", "grey", "pencil", "student", "paper")
+PAPER = 255
 LUMA = np.array(formats.LUMA, np.float32)
 
 
@@ -143,6 +146,8 @@ def render_background(
         return np.repeat(np.clip(np.rint(grey(image) * 255.0), 0, 255).astype(np.uint8)[..., None], 3, axis=2)
     if background.mode == "pencil":
         return pencil_drawing(image, eye_distance, background)
+    if background.mode == "paper":
+        return np.full_like(image, PAPER)
     if student is None:
         raise ValueError("the 'student' background needs the student")
     return student(image)

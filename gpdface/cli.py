@@ -186,7 +186,7 @@ def translate(
     ] = None,
     background: Annotated[
         str | None,
-        typer.Option(help="Around the faces: keep, grey, pencil or student (default: the style's choice)."),
+        typer.Option(help="Around the faces: keep, grey, pencil, student or paper (default: the style's choice)."),
     ] = None,
     max_faces: Annotated[int | None, typer.Option(help="Translate at most N faces per image, largest first.")] = None,
     aligned: Annotated[bool, typer.Option(help="Inputs are aligned face crops: skip detection.")] = False,
@@ -645,9 +645,16 @@ def finetune(
         str,
         typer.Option(
             help="How translate renders the photo around the faces: keep, grey, pencil (its tone fitted to the "
-            "exemplars) or student."
+            "exemplars), student or paper (a white page: only the drawn heads)."
         ),
     ] = "keep",
+    tone: Annotated[
+        str,
+        typer.Option(
+            help="follow: a darker face is drawn darker (pencil, paint, flat colour); ignore: skin is drawn "
+            "paper-white on everyone (ink, line art)."
+        ),
+    ] = "follow",
     overwrite: Annotated[bool, typer.Option(help="Replace an existing style folder.")] = False,
     push_to_hub: Annotated[
         str | None, typer.Option(help="Upload the style to this Hub repository and print its manifest entry.")
@@ -685,6 +692,7 @@ def finetune(
             license=license_,
             default_output=default_output,
             background=background,
+            tone=tone,
             overwrite=overwrite,
             command=shlex.join(["gpdface", *sys.argv[1:]]),
         )

@@ -50,3 +50,9 @@ def test_student_background_needs_the_student(astronaut):
         render_background(astronaut, Background("student"), 60.0)
     flipped = render_background(astronaut, Background("student"), 60.0, lambda photo: 255 - photo)
     assert np.array_equal(flipped, 255 - astronaut)
+
+
+def test_paper_is_a_white_page_of_the_photos_size(astronaut):
+    page = render_background(astronaut, Background("paper"), 60.0)
+    assert page.shape == astronaut.shape and page.dtype == np.uint8 and (page == 255).all()
+    assert Background.from_dict("paper", "style.json").to_dict() == {"mode": "paper"}

@@ -1,10 +1,37 @@
-"""The shipped `sketch` style: its files match the manifest, and it really draws grey pencil sketches."""
+"""The shipped styles: every embedded style's files match the manifest and it translates a photo; `sketch`
+really draws grey pencil sketches."""
 
 import numpy as np
+import pytest
 
 from gpdface.hub import sha256_of
 from gpdface.manifest import load_manifest
 from gpdface.style import embedded_styles_dir, load_style
+
+EMBEDDED = sorted(name for name, entry in load_manifest().styles.items() if entry.embedded)
+
+
+@pytest.mark.parametrize("name", EMBEDDED)
+def test_every_embedded_style_is_pinned_small_and_licensed(name):
+    entry = load_manifest().styles[name]
+    assert {f.name for f in entry.files} == {"config.json", "model.safetensors", "style.json"}
+    for file in entry.files:
+        path = embedded_styles_dir() / name / file.name
+        assert path.stat().st_size == file.size and sha256_of(path) == file.sha256
+    assert entry.file("model.safetensors").size <= 6_000_000  # the catalogue's limit (fp16 weights)
+    info = load_style(name).info
+    assert info.license and info.provenance["command"].startswith("gpdface finetune")
+
+
+@pytest.mark.parametrize("name", EMBEDDED)
+def test_every_embedded_style_translates_a_photo(with_detector, astronaut, name):
+    from gpdface import Translator
+
+    result = Translator(name, device="cpu")(astronaut)
+    assert len(result.faces) == 1 and result.image.shape == astronaut.shape
+    crop = result.faces[0].crop.astype(float)
+    assert crop[64:192, 64:192].std() > 15  # the face is drawn, not a flat fill
+    assert np.abs(result.image.astype(float) - astronaut).mean() > 5  # and the picture changed
 
 
 def test_files_match_the_manifest():

@@ -64,6 +64,10 @@ class DistillConfig:
         relative_weight: weight of the relative term.
         teacher_batch_size: face-bank photos per step.
         relative_lowpass: further box filter of the relative term, at the teacher's resolution.
+        photo_tone: largest |log γ| of a tone curve x ↦ x^γ applied to the face-bank photos alone, their
+            targets unchanged: 0 keeps the drawing's tone following the photo's (pencil, painted styles);
+            ink and line-art styles, whose skin is paper-white on every person, set it so that darker skin
+            (the face bank has little) is not drawn as a black blot.
         ema_half_life: half-life, in steps, of the exported moving average of the weights.
         augment: random geometry and photometric jitter; None for none.
         checkpoint_every: steps between checkpoints.
@@ -81,6 +85,7 @@ class DistillConfig:
     relative_weight: float = 1.0
     teacher_batch_size: int = 8
     relative_lowpass: int = 4
+    photo_tone: float = 0.0
     ema_half_life: float = 200.0
     augment: Augment | None = field(default_factory=Augment)
     checkpoint_every: int = 100
@@ -297,11 +302,20 @@ class _PhotoTerms:
         index, places = self._windows(self.config.teacher_batch_size)
         return self._cut(self.data.photos[index].float().div(127.5).sub(1), places, 1)
 
+    def _retone(self, photos: torch.Tensor) -> torch.Tensor:
+        """``photos`` in [0, 1] through a random tone curve each (``photo_tone``; none at 0)."""
+        if self.config.photo_tone <= 0:
+            return photos
+        spread = self.config.photo_tone
+        log_gamma = (torch.rand(len(photos), generator=self.generator) * 2 - 1) * spread
+        return photos.clamp_min(1e-4).pow(log_gamma.exp().view(-1, 1, 1, 1))
+
     def loss(self, model: StudentNet) -> tuple[torch.Tensor, dict[str, float], torch.Tensor]:
         """(weighted loss, each term's value, the photos' drawings for the discriminator)."""
         c, data, f = self.config, self.data, self.factor
         index, places = self._windows(c.teacher_batch_size)
-        photos = self._cut(data.photos[index].float().div(127.5).sub(1), places, 1).to(self.device)
+        photos = self._retone(self._cut(data.photos[index].float().div(255), places, 1)).mul(2).sub(1)
+        photos = photos.to(self.device)
         targets = self._cut(data.targets[index].float().div(127.5).sub(1), places, f).to(self.device)
         drawn = model(photos)
         pooled = F.avg_pool2d(drawn, f) if f > 1 else drawn

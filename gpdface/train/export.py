@@ -5,11 +5,37 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
+from collections.abc import Sequence
 from pathlib import Path
+
+import numpy as np
+import torch
 
 from ..imageio import atomic_write
 from ..nets.student import StudentNet
 from ..style import StyleInfo, save_style
+
+GREY_SPREAD = 4  # a drawing whose channels differ by at most this (of 255), per pixel, is grey
+
+
+def is_grey(images: Sequence[np.ndarray]) -> bool:
+    """Whether every ``H W 3`` uint8 image is grey (JPEG's chroma noise allowed)."""
+    return all(np.percentile(np.ptp(image, axis=-1), 99) <= GREY_SPREAD for image in images)
+
+
+@torch.no_grad()
+def make_output_grey(model: StudentNet) -> StudentNet:
+    """Give the student's three output channels one filter: their average, so its drawings are exactly grey.
+
+    Styles whose exemplars are all grey (ink, pencil) otherwise keep a faint colour fringe from the photos,
+    which a few hundred steps do not train away; tanh(mean of the three pre-activations) stays within
+    the spread of the three outputs it replaces.
+    """
+    head = model.head
+    head.weight.copy_(head.weight.mean(dim=0, keepdim=True).expand_as(head.weight))
+    if head.bias is not None:
+        head.bias.fill_(float(head.bias.mean()))
+    return model
 
 
 def export_style(directory: str | Path, model: StudentNet, info: StyleInfo) -> Path:

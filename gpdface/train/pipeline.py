@@ -40,7 +40,7 @@ from .data import AlignedPairs, align_images, align_pairs, find_pairs, find_shot
 from .distill import DistillConfig, distill_student, training_seconds
 from .encoder import EncoderConfig
 from .evaluate import evaluate_pairs
-from .export import export_style
+from .export import export_style, is_grey, make_output_grey
 from .faceset import align_collection, list_photos
 from .frames import FrameMap
 from .gpd import GPDSettings, gpd_teacher_data, shared_encoder_dir
@@ -52,6 +52,10 @@ from .teachers.registry import DEFAULT_TEACHER
 from .visual import save_grid
 
 MIN_PHOTOS = 50  # fewer photos than this cannot stand for the faces users will give
+# How the drawing's tone relates to the photo's: "follow" (a darker face is drawn darker: pencil, painted and
+# flat-colour styles) or "ignore" (ink and line art, whose skin is paper-white on everyone). "ignore" trains on
+# the face-bank photos through random tone curves γ ∈ [0.45, 2.2] with their targets unchanged.
+TONE_SPREAD = {"follow": 0.0, "ignore": 0.8}
 
 
 @dataclass
@@ -83,6 +87,7 @@ class FinetuneRequest:
     license: str = ""
     default_output: str = "paste"
     background: str = "keep"
+    tone: str = "follow"  # a key of TONE_SPREAD
     overwrite: bool = False
     command: str = ""
     crop_size: int = 256  # the style's crop size, whatever the teacher's resolution
@@ -142,6 +147,7 @@ def _run_stages(request: FinetuneRequest, console: Console, run_dir: Path, style
         lr=request.lr,
         seed=request.seed,
         objective=objective,
+        photo_tone=TONE_SPREAD[request.tone],
         student=StudentConfig(resolution=size),
     ).with_weights(request.weights)
     _write_json(
@@ -160,6 +166,9 @@ def _run_stages(request: FinetuneRequest, console: Console, run_dir: Path, style
             on_step=lambda step, values: progress.update(task, completed=step, info=loss_info(values)),
         )
 
+    if is_grey(pairs.targets):
+        model = make_output_grey(model)
+        console.print("    the exemplars are grey: the student's three output channels made one")
     stage("evaluate", "")
     metrics = {"anchors": evaluate_pairs(model, pairs, device)}
     for folder in request.eval_dirs:
@@ -324,6 +333,10 @@ def _validate(request: FinetuneRequest) -> None:
     DistillConfig().with_weights(request.weights)  # unknown terms and negative weights, named
     if request.background not in BACKGROUND_MODES:
         raise InputError(f"--background must be one of {', '.join(BACKGROUND_MODES)}, not {request.background!r}")
+    if request.tone not in TONE_SPREAD:
+        raise UsageError(f"--tone must be one of {', '.join(TONE_SPREAD)}, not {request.tone!r}")
+    if request.tone != "follow" and request.teacher == "none":
+        raise UsageError("--tone applies to the face-bank photos, which only a style made with a teacher uses")
     if not request.name or "/" in request.name or request.name.startswith("."):
         raise InputError(f"--name {request.name!r} must be a plain name (letters, digits, - and _)")
     # Check the exemplars, then the face bank, before anything slow (or a teacher download) happens.

@@ -209,6 +209,11 @@ def test_shot_errors_are_one_line(tmp_path):
     assert neither.exit_code == 2 and "--shots DIR (1–10 stylized faces) or --pairs DIR" in neither.stderr
     contradictory = runner.invoke(app, ["finetune", "--shots", str(tmp_path), "--name", "x", "--resume", "--restart"])
     assert contradictory.exit_code == 2 and "give one of them" in contradictory.stderr
+    sepia = runner.invoke(app, ["finetune", "--shots", str(tmp_path), "--name", "x", "--tone", "sepia"])
+    assert sepia.exit_code == 2 and "--tone must be one of follow, ignore, not 'sepia'" in sepia.stderr
+    no_bank = runner.invoke(app, ["finetune", "--pairs", str(tmp_path), "--name", "x", "--teacher", "none",
+                                  "--tone", "ignore"])  # fmt: skip
+    assert no_bank.exit_code == 2 and "only a style made with a teacher" in no_bank.stderr
 
 
 def test_push_to_hub_then_download_by_the_printed_manifest_entry(pair_dir, tmp_path, monkeypatch):

@@ -147,6 +147,26 @@ def test_two_scale_distillation_runs_every_term(teacher, photos, tmp_path):
         distill_student(pairs, conditional, tmp_path / "c", torch.device("cpu"), teacher_data=data)
 
 
+def test_ink_styles_see_the_face_bank_through_random_tone_curves(teacher, photos, tmp_path):
+    """--tone ignore: the student sees each photo darkened or lightened, its target unchanged, so darker skin
+    is drawn as the paper-white skin of the exemplars; at 0 (--tone follow) the photos pass untouched."""
+    from gpdface.train.distill import _PhotoTerms
+
+    encoder = train_encoder(teacher, EncoderConfig(steps=2, batch_size=8), tmp_path)
+    frame = FrameMap.between(FFHQ_256, 256, teacher.template, 64)
+    data = build_photo_targets(teacher, teacher, encoder, photos, teacher.sample_latents(2), frame)
+    identity = np.array([[1.0, 0, 0], [0, 1.0, 0]])
+    pairs = AlignedPairs(["a", "b"], list(photos[:2]), list(photos[:2]), [identity] * 2, 256)
+    batch = torch.from_numpy(photos[:6]).permute(0, 3, 1, 2).float().div(255)
+    follow = _PhotoTerms(data, pairs, DistillConfig(photo_tone=0.0), torch.device("cpu"))
+    assert torch.equal(follow._retone(batch), batch)
+    ignore = _PhotoTerms(data, pairs, DistillConfig(photo_tone=0.8), torch.device("cpu"))
+    retoned = ignore._retone(batch)
+    change = (retoned - batch).mean(dim=(1, 2, 3))
+    assert retoned.shape == batch.shape and retoned.min() >= 0 and retoned.max() <= 1
+    assert (change.abs() > 0.01).all() and (change > 0).any() and (change < 0).any()  # lighter and darker both
+
+
 def test_the_shared_encoder_folder_follows_the_teacher_and_the_config(teacher, tmp_path):
     from dataclasses import replace
 
