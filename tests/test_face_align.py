@@ -1,5 +1,6 @@
 import cv2
 import numpy as np
+import pytest
 
 from conftest import similarity
 from gpdface.face.align import FFHQ_TEMPLATE_512, estimate_alignment, template_for
@@ -15,3 +16,24 @@ def test_estimate_recovers_a_known_similarity():
     truth = similarity(0.7, 12, 30, -5)  # photo → crop
     photo_points = cv2.transform(template[None], cv2.invertAffineTransform(truth))[0]
     assert np.allclose(estimate_alignment(photo_points, template), truth, atol=1e-3)
+
+
+def test_degenerate_or_non_finite_landmarks_are_a_typed_error():
+    from gpdface.errors import InputError
+
+    template = template_for(256)
+    with pytest.raises(InputError, match="degenerate landmarks"):
+        estimate_alignment(np.full((5, 2), 40.0), template)
+    with pytest.raises(InputError, match="finite"):
+        estimate_alignment(np.full((5, 2), np.nan), template)
+
+
+def test_the_least_squares_fallback_recovers_a_similarity_exactly():
+    from gpdface.face.align import least_squares_similarity
+
+    template = template_for(256).astype(np.float64)
+    angle, scale = 0.4, 0.6
+    rotation = scale * np.array([[np.cos(angle), -np.sin(angle)], [np.sin(angle), np.cos(angle)]])
+    points = (template - [7.0, -3.0]) @ np.linalg.inv(rotation).T
+    matrix = least_squares_similarity(points, template)
+    assert np.allclose(points @ matrix[:, :2].T + matrix[:, 2], template, atol=1e-9)

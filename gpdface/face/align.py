@@ -7,7 +7,10 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from ..errors import InputError
 from ..shapes import check_shape
+
+MIN_SPREAD = 1.0  # px: five landmarks closer together than this cannot place a face
 
 # FFHQ template at 512 px: left eye, right eye, nose tip, left mouth corner, right mouth corner.
 FFHQ_TEMPLATE_512 = np.array(
@@ -51,16 +54,35 @@ class AlignedFace:
 
 
 def estimate_alignment(landmarks: np.ndarray, template: np.ndarray) -> np.ndarray:
-    """The similarity transform (``2 3``) that maps the 5 ``landmarks`` onto ``template`` (LMEDS)."""
+    """The similarity transform (``2 3``) that maps the 5 ``landmarks`` onto ``template`` (LMEDS; plain least
+    squares where LMEDS finds no consensus, e.g. points on one line).
+
+    Raises:
+        InputError: landmarks that are not finite, or that lie within ``MIN_SPREAD`` px of one point.
+    """
     check_shape(landmarks, "5 2", "landmarks")
+    points = np.asarray(landmarks, np.float64)
+    if not np.isfinite(points).all():
+        raise InputError("landmarks must be finite numbers")
+    if np.sqrt(((points - points.mean(axis=0)) ** 2).sum(axis=1).mean()) < MIN_SPREAD:
+        raise InputError(f"degenerate landmarks: the five points lie within {MIN_SPREAD:g} px of one point")
     matrix, _ = cv2.estimateAffinePartial2D(
-        np.asarray(landmarks, np.float32), np.asarray(template, np.float32), method=cv2.LMEDS
+        points.astype(np.float32), np.asarray(template, np.float32), method=cv2.LMEDS
     )
-    if matrix is None:  # degenerate landmarks (all on one point): fall back to least squares
-        matrix, _ = cv2.estimateAffinePartial2D(
-            np.asarray(landmarks, np.float32), np.asarray(template, np.float32), method=0
-        )
+    if matrix is None:
+        return least_squares_similarity(points, np.asarray(template, np.float64))
     return matrix.astype(np.float64)
+
+
+def least_squares_similarity(points: np.ndarray, targets: np.ndarray) -> np.ndarray:
+    """The rotation, uniform scale and shift (``2 3``) closest to mapping ``points`` onto ``targets`` in the
+    least-squares sense (closed form; OpenCV's pinned build refuses its own least-squares method here)."""
+    p, q = points - points.mean(axis=0), targets - targets.mean(axis=0)
+    norm = (p**2).sum()
+    a = (p * q).sum() / norm  # scale · cos θ
+    b = (p[:, 0] * q[:, 1] - p[:, 1] * q[:, 0]).sum() / norm  # scale · sin θ
+    rotation = np.array([[a, -b], [b, a]])
+    return np.c_[rotation, targets.mean(axis=0) - rotation @ points.mean(axis=0)]
 
 
 def align_face(image: np.ndarray, landmarks: np.ndarray, crop_size: int, template: np.ndarray) -> AlignedFace:

@@ -272,7 +272,10 @@ def align_images(
                 faceless.append(path.name)
                 continue
             points = faces[0].landmarks
-        matrix = estimate_alignment(points, template)
+        try:
+            matrix = estimate_alignment(points, template)
+        except InputError as error:
+            raise InputError(f"{path.name}: {error}") from None
         interp = cv2.INTER_AREA if abs(np.linalg.det(matrix[:, :2])) < 1 else cv2.INTER_LINEAR
         crops.append(
             cv2.warpAffine(image, matrix, (crop_size, crop_size), flags=interp, borderMode=cv2.BORDER_REFLECT_101)
