@@ -51,7 +51,8 @@ def read_image(source: ImageSource, max_pixels: int = DEFAULT_MAX_PIXELS) -> Loa
     """Decode an image from a path, a PIL image, an array or a tensor.
 
     Arrays are ``H W``, ``H W 3`` (RGB) or ``H W 4`` (RGBA) uint8. Tensors are ``3 H W`` or ``1 3 H W``,
-    either uint8 or float in [0, 1] (the torchvision convention).
+    either uint8 or float in [0, 1] (the torchvision convention; values outside are clipped, NaN and
+    infinities refused); other integer tensors are refused rather than guessed at.
 
     Raises:
         InputError: the file is missing, empty, not an image, truncated, or has more than ``max_pixels``.
@@ -157,8 +158,14 @@ def _tensor_to_hwc(t: torch.Tensor) -> np.ndarray:
     if t.ndim != 3 or t.shape[0] not in (1, 3, 4):
         raise InputError(f"expected a 3×H×W (or 1×3×H×W) image tensor, got shape {tuple(t.shape)}")
     t = t.detach().cpu()
+    if t.dtype == torch.bool or (not t.is_floating_point() and t.dtype != torch.uint8):
+        # An int64 tensor of 200s could mean 0–255 or a mistake; guessing would silently whiten or darken it.
+        raise InputError(f"an image tensor must be uint8 (0–255) or float (0–1), got {t.dtype}")
     if t.dtype != torch.uint8:
-        t = (t.float().clamp(0, 1) * 255).round().to(torch.uint8)
+        t = t.float()
+        if not torch.isfinite(t).all():
+            raise InputError("the image tensor holds NaN or infinite values")
+        t = (t.clamp(0, 1) * 255).round().to(torch.uint8)  # torchvision's convention: floats in [0, 1]
     return t.permute(1, 2, 0).numpy()
 
 

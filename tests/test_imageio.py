@@ -114,6 +114,21 @@ def test_array_pil_and_tensor_inputs_agree(rgb):
 
 
 @pytest.mark.parametrize(
+    ("tensor", "message"),
+    [
+        (torch.full((3, 4, 4), 200, dtype=torch.int64), "uint8 .0–255. or float .0–1., got torch.int64"),
+        (torch.ones(3, 4, 4, dtype=torch.bool), "got torch.bool"),
+        (torch.full((3, 4, 4), float("nan")), "NaN or infinite"),
+        (torch.full((3, 4, 4), float("inf")), "NaN or infinite"),
+    ],
+)
+def test_integer_and_non_finite_tensors_are_refused_not_guessed(tensor, message):
+    """An int64 tensor of 200s used to come back white (clipped as a float); NaN used to become black."""
+    with pytest.raises(InputError, match=message):
+        read_image(tensor)
+
+
+@pytest.mark.parametrize(
     "bad", [np.zeros((4, 4, 2), np.uint8), np.zeros((4, 4, 3), np.float32), np.zeros((2, 4, 4, 3), np.uint8)]
 )
 def test_bad_arrays_are_refused(bad):
