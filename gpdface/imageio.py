@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import tempfile
 import warnings
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -179,7 +180,39 @@ def write_image(path: str | os.PathLike, rgb: np.ndarray, alpha: np.ndarray | No
         InputError: the extension is not an image format Pillow can write.
         OutputError: the folder cannot be made or written (read-only, full disk, …).
     """
-    path = Path(path)
+    return write_images([(path, rgb, alpha)], quality)[0]
+
+
+def write_images(
+    items: Sequence[tuple[str | os.PathLike, np.ndarray, np.ndarray | None]], quality: int = 95
+) -> list[Path]:
+    """Write several images (path, rgb, alpha) all or nothing: each is encoded into a temporary file beside
+    its target, and only when every one is written are they renamed into place — a full disk or a bad
+    extension part-way leaves none of them (and no temporary file).
+
+    Raises:
+        InputError: an extension is not an image format Pillow can write.
+        OutputError: a folder cannot be made or written.
+    """
+    staged: list[tuple[Path, Path]] = []
+    try:
+        for path, rgb, alpha in items:
+            staged.append((_stage_image(Path(path), rgb, alpha, quality), Path(path)))
+    except BaseException:
+        for temporary, _ in staged:
+            temporary.unlink(missing_ok=True)
+        raise
+    try:
+        for temporary, path in staged:
+            os.replace(temporary, path)
+    finally:
+        for temporary, _ in staged:
+            temporary.unlink(missing_ok=True)  # only those a failed rename left behind
+    return [path for _, path in staged]
+
+
+def _stage_image(path: Path, rgb: np.ndarray, alpha: np.ndarray | None, quality: int) -> Path:
+    """Encode the image into a new temporary file beside ``path``; return the temporary file."""
     check_shape(rgb, "H W 3", "rgb")
     fmt = Image.registered_extensions().get(path.suffix.lower())
     if fmt is None or fmt not in Image.SAVE:
@@ -190,14 +223,23 @@ def write_image(path: str | os.PathLike, rgb: np.ndarray, alpha: np.ndarray | No
     params = {"quality": quality} if fmt in ("JPEG", "WEBP") else {}
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        atomic_write(path, lambda f: im.save(f, format=fmt, **params))
+        return _write_temporary(path, lambda f: im.save(f, format=fmt, **params))
     except OSError as exc:
         raise OutputError(f"cannot write {path}: {exc.strerror or exc}") from None
-    return path
 
 
 def atomic_write(path: Path, write) -> None:
     """Call ``write(file_object)`` on a temporary file beside ``path`` and rename it into place."""
+    temporary = _write_temporary(path, write)
+    try:
+        os.replace(temporary, path)
+    except BaseException:
+        temporary.unlink(missing_ok=True)
+        raise
+
+
+def _write_temporary(path: Path, write) -> Path:
+    """Call ``write(file_object)`` on a new temporary file beside ``path`` (synced); removed on failure."""
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         os.fchmod(fd, new_file_mode())  # mkstemp makes 0600 files; outputs should follow the umask
@@ -205,10 +247,10 @@ def atomic_write(path: Path, write) -> None:
             write(f)
             f.flush()
             os.fsync(f.fileno())
-        os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+    return Path(tmp)
 
 
 def new_file_mode() -> int:

@@ -33,7 +33,7 @@ from .imageio import (
     read_image,
     to_tensor,
     to_uint8,
-    write_image,
+    write_images,
 )
 from .style import OUTPUT_MODES, Style, load_style
 
@@ -124,13 +124,14 @@ class TranslationResult:
             for target in targets:
                 if target.exists() and target.resolve() == Path(self.source).resolve():
                     raise UsageError(f"{target} is the input file; choose another output or pass overwrite=True")
-        written = []
+        items: list[tuple[Path, np.ndarray, np.ndarray | None]] = []
         if self.output in ("paste", "both"):
-            written.append(write_image(targets[0], self.image, self.alpha))
-        if self.output in ("crop", "both"):
-            for face, target in zip(self.faces, targets[-len(self.faces) :] if self.faces else [], strict=True):
-                written.append(write_image(target, face.crop))
-                face.outputs.append(str(target))
+            items.append((targets[0], self.image, self.alpha))
+        crop_targets = targets[-len(self.faces) :] if self.output in ("crop", "both") and self.faces else []
+        items += [(target, face.crop, None) for face, target in zip(self.faces, crop_targets, strict=False)]
+        written = write_images(items)  # all or nothing: a full disk leaves neither the photo nor some crops
+        for face, target in zip(self.faces, crop_targets, strict=False):
+            face.outputs.append(str(target))
         if self.output in ("paste", "both"):
             for face in self.faces:
                 face.outputs.insert(0, str(targets[0]))

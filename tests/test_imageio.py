@@ -207,3 +207,29 @@ def test_inputs_in_odd_states_are_one_line_input_errors(make):
 
 def test_a_grey_alpha_image_is_read():
     assert read_image(Image.new("LA", (8, 8))).rgb.shape == (8, 8, 3)
+
+
+def test_several_images_are_written_all_or_nothing(tmp_path, rgb, monkeypatch):
+    """`--output both` on a full disk used to leave the pasted photo without its crops."""
+    from gpdface import imageio
+    from gpdface.errors import OutputError
+    from gpdface.imageio import write_images
+
+    with pytest.raises(InputError, match="unknown image extension"):
+        write_images([(tmp_path / "photo.png", rgb, None), (tmp_path / "crop.xyz", rgb, None)])
+    assert list(tmp_path.iterdir()) == []  # neither the photo nor a temporary file
+    real, calls = imageio._write_temporary, []
+
+    def full_disk_on_the_second(path, write):
+        calls.append(path)
+        if len(calls) == 2:
+            raise OSError(28, "No space left on device")
+        return real(path, write)
+
+    monkeypatch.setattr(imageio, "_write_temporary", full_disk_on_the_second)
+    with pytest.raises(OutputError, match="No space left"):
+        write_images([(tmp_path / "photo.png", rgb, None), (tmp_path / "crop_0.png", rgb, None)])
+    assert list(tmp_path.iterdir()) == []
+    monkeypatch.setattr(imageio, "_write_temporary", real)
+    written = write_images([(tmp_path / "photo.png", rgb, None), (tmp_path / "crop_0.png", rgb, None)])
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["crop_0.png", "photo.png"] == sorted(p.name for p in written)
