@@ -89,6 +89,9 @@ def _read_file(path: Path, max_pixels: int) -> LoadedImage:
         raise InputError(f"{path}: the file is empty (0 bytes)")
     try:
         with warnings.catch_warnings():
+            # Pillow warns about metadata it cannot parse (corrupt EXIF, odd TIFF tags) while the pixels decode
+            # fine: several stderr lines the user can do nothing about. Bombs are refused by the pixel limit.
+            warnings.simplefilter("ignore", UserWarning)
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
             with Image.open(path) as im:
                 _check_pixels(im.size, max_pixels, str(path))
@@ -117,7 +120,9 @@ def _check_pixels(size: tuple[int, int], max_pixels: int, what: str) -> None:
 
 
 def _from_pil(im: Image.Image) -> LoadedImage:
-    im = ImageOps.exif_transpose(im)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # metadata Pillow cannot parse (see _read_file)
+        im = ImageOps.exif_transpose(im)
     if im.mode in ("I;16", "I;16B", "I;16L", "I", "F"):
         im = _high_depth_to_l(im)
     if im.mode == "P":

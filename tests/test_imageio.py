@@ -233,3 +233,24 @@ def test_several_images_are_written_all_or_nothing(tmp_path, rgb, monkeypatch):
     monkeypatch.setattr(imageio, "_write_temporary", real)
     written = write_images([(tmp_path / "photo.png", rgb, None), (tmp_path / "crop_0.png", rgb, None)])
     assert sorted(p.name for p in tmp_path.iterdir()) == ["crop_0.png", "photo.png"] == sorted(p.name for p in written)
+
+
+def test_corrupt_exif_is_read_silently_in_jpeg_and_png(tmp_path):
+    """The pixels decode; Pillow's warnings about metadata used to print several stderr lines."""
+    import io
+    import struct
+    import warnings
+    import zlib
+
+    garbage = b"MM\x00*garbage!!"
+    Image.new("RGB", (8, 8), "red").save(tmp_path / "a.jpg", exif=b"Exif\x00\x00" + garbage)
+    png = io.BytesIO()
+    Image.new("RGB", (8, 8), "red").save(png, "PNG")
+    body = png.getvalue()
+    chunk = struct.pack(">I", len(garbage)) + b"eXIf" + garbage + struct.pack(">I", zlib.crc32(b"eXIf" + garbage))
+    (tmp_path / "a.png").write_bytes(body[:33] + chunk + body[33:])  # after the signature and IHDR
+    for name in ("a.jpg", "a.png"):
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            image = read_image(tmp_path / name).rgb
+        assert image.shape == (8, 8, 3) and image[..., 0].mean() > 200
