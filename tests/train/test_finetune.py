@@ -272,3 +272,8 @@ def test_a_failed_export_keeps_the_earlier_style_and_leaves_nothing_partial(tmp_
     assert {p.name: p.read_bytes() for p in first.iterdir()} == before  # the earlier style, untouched
     assert sorted(p.name for p in tmp_path.iterdir()) == ["mine"]  # no staging folder left
     assert load_style(tmp_path / "mine").info.crop_size == 64
+
+
+def test_finetune_help_says_how_long_it_takes():
+    help_text = " ".join(CliRunner().invoke(app, ["finetune", "--help"]).stdout.split())
+    assert "Time on 2 CPU cores" in help_text and "--steps 300, about 8–9 min" in help_text
