@@ -27,6 +27,7 @@ from ..imageio import atomic_write, to_uint8
 from .augment_ops import diff_augment
 from .diagnostics import structure_similarity
 from .losses import discriminator_loss, generator_loss
+from .progress import due
 from .teachers.base import Teacher
 from .visual import save_grid
 
@@ -165,14 +166,14 @@ def adapt(
         if on_step is not None:
             on_step(done, losses)
         stop = False
-        if config.check_every and (done % config.check_every == 0 or done == config.steps):
+        if config.check_every and due(done, config.check_every, config.steps):
             point = {"step": done, **correspondence(source, target_gen, probes), "anchor": losses["anchor"]}
             curve.append(point)
             atomic_write(run_dir / CURVE, lambda f: f.write(json.dumps(curve, indent=1).encode()))
             best, stop = _track_best(best, point["ratio"], done, target_gen, config)
-        if done % config.sample_every == 0 or done == config.steps or stop:
+        if stop or due(done, config.sample_every, config.steps):
             write_pair_grid(run_dir / f"adapt_{done:06d}.png", source, target_gen, preview)
-        if done % config.checkpoint_every == 0 or done == config.steps or stop:
+        if stop or due(done, config.checkpoint_every, config.steps):
             state = {
                 "step": config.steps if stop else done,  # a stopped adaptation is finished for --resume
                 "stopped_at": done if stop else None,

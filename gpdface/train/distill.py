@@ -41,6 +41,7 @@ from ..imageio import atomic_write, to_tensor, to_uint8
 from ..nets.student import StudentConfig, StudentNet
 from .data import AlignedPairs, Augment, PairBatches
 from .objective import TERMS, ObjectiveConfig, StudentObjective
+from .progress import due
 from .teacher_data import PhotoTargets
 from .visual import save_grid
 
@@ -206,9 +207,9 @@ def distill_student(
         log.add(done, values, last=done == config.steps)
         if on_step is not None:
             on_step(done, values)
-        if done % config.sample_every == 0 or done == config.steps:
+        if due(done, config.sample_every, config.steps):
             _write_samples(run_dir / f"samples_{done:06d}.png", ema.model, preview, device)
-        if done % config.checkpoint_every == 0 or done == config.steps:
+        if due(done, config.checkpoint_every, config.steps):
             log.flush()
             seconds = earlier_seconds + time.perf_counter() - began
             _save_checkpoint(

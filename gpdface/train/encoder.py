@@ -27,6 +27,7 @@ from ..checkpoint import load_checkpoint
 from ..imageio import atomic_write
 from ..shapes import check_shape
 from .losses import ms_ssim
+from .progress import due
 from .teachers.base import Teacher
 
 CHECKPOINT = "encoder.ckpt"
@@ -129,7 +130,7 @@ def train_encoder(
             done = step + 1
             if on_step is not None:
                 on_step(done, {"latent": latent_term.item(), "image": image_term.item()})
-            if done % config.checkpoint_every == 0 or done == config.steps:
+            if due(done, config.checkpoint_every, config.steps):
                 state = {
                     "step": done,
                     "encoder": encoder.state_dict(),

@@ -29,6 +29,7 @@ from ..checkpoint import load_checkpoint
 from ..imageio import atomic_write, to_uint8
 from .augment_ops import diff_augment
 from .losses import discriminator_loss, generator_loss
+from .progress import due
 from .teachers.dcgan import dcgan_generator
 from .visual import save_grid
 
@@ -145,9 +146,9 @@ def pretrain_gan(
         done = step + 1
         if on_step is not None:
             on_step(done, losses)
-        if done % config.sample_every == 0 or done == config.steps:
+        if due(done, config.sample_every, config.steps):
             _write_samples(run_dir / f"samples_{done:06d}.png", models, preview, config)
-        if done % config.checkpoint_every == 0 or done == config.steps:
+        if due(done, config.checkpoint_every, config.steps):
             _save(run_dir / CHECKPOINT, models, opt_g, opt_d, rng, done, config)
     generator = _calibrated(models, config)
     return {f"main.{k}": v.detach().clone() for k, v in generator.state_dict().items()}

@@ -43,3 +43,9 @@ class _TenthsProgress(Progress):
                 elapsed = task.elapsed or 0.0
                 info = task.fields.get("info", "")
                 self.console.print(f"    {int(task.completed)}/{int(task.total)} {info} ({elapsed:.0f} s)")
+
+
+def due(done: int, every: int, total: int) -> bool:
+    """Whether a periodic action (a checkpoint, a sample grid, a check) falls on step ``done`` of ``total``:
+    every ``every`` steps and always at the last one, so a finished run has everything written."""
+    return done == total or (every > 0 and done % every == 0)
