@@ -120,10 +120,3 @@ def test_a_wrong_folder_is_one_line_before_any_download(tmp_path):
     result = CliRunner().invoke(app, ["pretrain-teacher", str(tmp_path / "missing"), "--name", "x"])
     assert result.exit_code == 1 and "not a folder of face photos" in result.output
     assert "download" not in result.output
-
-
-def test_periodic_actions_fall_every_n_steps_and_on_the_last():
-    from gpdface.train.progress import due
-
-    assert [step for step in range(1, 251) if due(step, 100, 250)] == [100, 200, 250]
-    assert [step for step in range(1, 4) if due(step, 0, 3)] == [3]  # 0: only at the end
