@@ -193,6 +193,13 @@ def translate(
     batch_size: Annotated[int, typer.Option(help="Face crops per forward pass.")] = 8,
     threshold: Annotated[float, typer.Option(help="Minimum detector confidence.")] = 0.8,
     min_face: Annotated[float, typer.Option(help="Minimum face size in pixels.")] = 16.0,
+    scan_face: Annotated[
+        float,
+        typer.Option(
+            help="Detection is first sized for faces this large (px); smaller ones are looked for only when none "
+            "is found. 0: search every image at full detail (slower; finds small faces beside large ones)."
+        ),
+    ] = 40.0,
     detector: Annotated[
         str, typer.Option(help="Face detector: retinaface_mobile0.25 (the one with pinned weights).")
     ] = "retinaface_mobile0.25",
@@ -218,6 +225,7 @@ def translate(
             batch_size,
             threshold,
             min_face,
+            scan_face,
             detector,
             overwrite,
             as_json,
@@ -241,6 +249,7 @@ def _translate(
     batch_size: int,
     threshold: float,
     min_face: float,
+    scan_face: float,
     detector: str,
     overwrite: bool,
     as_json: bool,
@@ -253,6 +262,8 @@ def _translate(
     _check_translate_options(device, output, background, max_faces, batch_size, detector)
     if backend not in BACKENDS:
         raise UsageError(f"--backend must be one of {', '.join(BACKENDS)}, not {backend!r}")
+    if scan_face < 0:
+        raise UsageError(f"--scan-face must be 0 (full detail) or a size in pixels, not {scan_face:g}")
     sources = expand_inputs(inputs)
     many = len(sources) > 1
     file_like = out_arg is not None and out_arg.suffix.lower() in IMAGE_SUFFIXES | VIDEO_SUFFIXES
@@ -269,6 +280,7 @@ def _translate(
         batch_size=batch_size,
         threshold=threshold,
         min_face=min_face,
+        scan_face=scan_face or None,
         detector=detector,
         backend=backend,
     )
@@ -516,6 +528,36 @@ def export_onnx(
         export_student_onnx(loaded, target)
         out.print(f"{loaded.name}'s student written to {target} (input 'image', output 'drawing': B×3×H×W "
                   f"in [-1, 1], H and W multiples of {2 ** (len(loaded.model.config.channels) - 1)})")  # fmt: skip
+
+    guarded(body)
+
+
+@app.command()
+def demo(
+    port: Annotated[int | None, typer.Option(help="Port on 127.0.0.1 (default: the first free from 7860).")] = None,
+    photos: Annotated[
+        Path | None,
+        typer.Option(help="Folder of real face photos, to make styles in the page (finetune's --photos)."),
+    ] = None,
+    steps: Annotated[int, typer.Option(help="Distillation steps of a style made in the page.")] = 300,
+    device: Annotated[str, typer.Option(help="auto, cpu or cuda.")] = "auto",
+) -> None:
+    """Start the web demo on 127.0.0.1: translate photos, make a style from a few exemplars (the demo extra)."""
+
+    def body() -> None:
+        import importlib.util
+
+        if importlib.util.find_spec("gradio") is None:
+            raise UsageError('the demo needs Gradio: pip install "gpdface[demo]"')
+        if photos is not None and not photos.is_dir():
+            raise InputError(f"--photos {photos}: no such folder")
+        if steps < 1:
+            raise UsageError("--steps must be at least 1")
+        from .demo import DemoSettings, launch
+        from .translator import pick_device
+
+        pick_device(device)  # a bad --device fails here, in one line, not in the page
+        launch(DemoSettings(device=device, photos_dir=photos, steps=steps), port=port)
 
     guarded(body)
 

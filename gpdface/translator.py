@@ -190,6 +190,8 @@ class Translator:
         detector: a ``Detector``, or the name of a RetinaFace model (built on first use).
         threshold: minimum detector confidence.
         min_face: minimum face box side in photo pixels.
+        scan_face: the face size (photo pixels) detection is first sized for; smaller faces are looked for
+            only when none that large is found. None: every photo searched at full detail (slower).
         max_faces: keep at most this many faces, largest first (None: all).
         output: ``paste``, ``crop`` or ``both``; the style's default when None.
         background: ``keep``, ``grey``, ``pencil`` or ``student``: how the photo around the faces is
@@ -208,6 +210,7 @@ class Translator:
         detector: Detector | str = DEFAULT_DETECTOR,
         threshold: float = 0.8,
         min_face: float = 16.0,
+        scan_face: float | None = 40.0,
         max_faces: int | None = None,
         output: str | None = None,
         background: str | None = None,
@@ -242,7 +245,9 @@ class Translator:
             self.background = style_background
         else:
             self.background = Background(background)
-        self.threshold, self.min_face, self.max_faces = threshold, min_face, max_faces
+        if scan_face is not None and not scan_face > 0:
+            raise InputError(f"scan_face must be a positive number of pixels or None, got {scan_face!r}")
+        self.threshold, self.min_face, self.scan_face, self.max_faces = threshold, min_face, scan_face, max_faces
         self.batch_size, self.max_pixels = batch_size, max_pixels
         self._detector = detector
 
@@ -253,7 +258,11 @@ class Translator:
             from .face.detect import RetinaFaceDetector
 
             self._detector = RetinaFaceDetector(
-                self._detector, device=self.device, threshold=self.threshold, min_size=self.min_face
+                self._detector,
+                device=self.device,
+                threshold=self.threshold,
+                min_size=self.min_face,
+                scan_face=self.scan_face,
             )
         return self._detector
 

@@ -191,6 +191,7 @@ def test_the_command_line_imports_no_torch_until_a_command_needs_it():
         (["--max-faces", "0"], "--max-faces must be at least 1"),
         (["--batch-size", "0"], "--batch-size must be at least 1"),
         (["--detector", "retinaface_resnet50"], "--detector must be one of retinaface_mobile0.25"),
+        (["--scan-face", "-5"], "--scan-face must be 0 (full detail) or a size in pixels, not -5"),
     ],
 )
 def test_bad_option_values_are_usage_errors_naming_the_flag(photos, option, message):

@@ -69,3 +69,27 @@ def test_unknown_detector_name():
 def test_weights_come_from_the_registry(with_detector):
     detector = RetinaFaceDetector()  # resolved through GPDFACE_WEIGHTS_PATH, sha256-checked
     assert detector.name == "retinaface_mobile0.25"
+
+
+def test_the_coarse_copy_is_just_large_enough_for_the_smallest_face(detector_dir):
+    weights = detector_dir / "detection_mobilenet0.25_Final.pth"
+    coarse = RetinaFaceDetector(weights=weights)  # scan_face 40: a 40 px face keeps 32 px in the copy
+    assert coarse.detection_side(1024) == 820 and coarse.detection_side(4000) == 1024
+    assert coarse.detection_side(900) == 720 and coarse.detection_side(700) == 640  # never under 640 px
+    assert coarse.detection_side(600) == 600 and coarse.detection_side(300) == 300  # and never upscaled
+    assert RetinaFaceDetector(weights=weights, scan_face=None).detection_side(4000) == 1024
+    assert RetinaFaceDetector(weights=weights, scan_face=160).detection_side(4000) == 800  # 160 px keeps 32
+    with pytest.raises(InputError, match="scan_face"):
+        RetinaFaceDetector(weights=weights, scan_face=0)
+
+
+def test_faces_smaller_than_scan_face_alone_are_found_by_the_finer_pass(detector_dir, astronaut):
+    """A 30 px face is under scan_face 160; the coarse copy misses it, the second, finer pass finds it."""
+    weights = detector_dir / "detection_mobilenet0.25_Final.pth"
+    canvas = np.full((1024, 1024, 3), 90, np.uint8)
+    canvas[500:628, 500:628] = cv2.resize(astronaut, (128, 128), interpolation=cv2.INTER_AREA)  # face ≈ 30 px
+    picky = RetinaFaceDetector(weights=weights, scan_face=160)
+    assert picky.detection_side(1024) == 640
+    assert len(picky._detect_scaled(canvas, 640)) == 0  # too small for the coarse copy
+    found = picky.detect(canvas)
+    assert len(found) == 1 and 500 < found[0].landmarks[:, 0].mean() < 628

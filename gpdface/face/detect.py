@@ -7,6 +7,7 @@ definition is used: the weights are resolved and sha256-checked by gpdface's reg
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
@@ -20,6 +21,15 @@ from ..errors import InputError, WeightsError
 from ..shapes import check_shape
 
 DEFAULT_DETECTOR = "retinaface_mobile0.25"
+# The coarse pass: a face of ``scan_face`` photo pixels must still be this many pixels tall in the copy that
+# detection runs on (at 20–28 px RetinaFace MobileNet-0.25 missed some 40 px faces that the one-pass
+# detector found; at 32 none: benchmarks/detection.py),
+# and the copy is never made smaller than COARSE_FLOOR on its long side.
+DETECTABLE_PX = 32.0
+COARSE_FLOOR = 640  # below this a coarse pass saves little and costs landmark precision
+# A face found at least this large in the copy already has landmarks finer than a 256 px crop's pixels (its
+# face box is ~140 px there); smaller ones are detected again at full resolution.
+REFINE_BELOW_PX = 160.0
 _NETWORKS = {"retinaface_mobile0.25": "mobile0.25", "retinaface_resnet50": "resnet50"}
 
 
@@ -66,6 +76,9 @@ class RetinaFaceDetector:
         threshold: minimum confidence.
         min_size: minimum box side in photo pixels.
         max_side: the photo is downscaled so its long side is at most this before detection.
+        scan_face: the smallest face (box side, photo pixels) the first, coarse pass is sized to find;
+            smaller faces are looked for (on the ``max_side`` copy) only when that pass finds none. None: one
+            pass at ``max_side`` (slower on big photos, finds small faces beside large ones).
         weights: a local ``.pth`` file to use instead of the manifest's (loaded with ``weights_only=True``).
     """
 
@@ -77,29 +90,51 @@ class RetinaFaceDetector:
         min_size: float = 16.0,
         max_side: int = 1024,
         weights: str | Path | None = None,
+        scan_face: float | None = 40.0,
     ) -> None:
         if name not in _NETWORKS:
             raise InputError(f"unknown detector {name!r}; choose one of {', '.join(_NETWORKS)}")
+        if scan_face is not None and not scan_face > 0:
+            raise InputError(f"scan_face must be a positive number of pixels, not {scan_face!r}")
         self.name, self.threshold, self.min_size, self.max_side = name, threshold, min_size, max_side
+        self.scan_face = scan_face
         self.device = torch.device(device)
         self.model = _build_retinaface(name, self.device, Path(weights) if weights else _resolve_weights(name))
 
     def detect(self, rgb: np.ndarray) -> list[DetectedFace]:
         """Faces in ``rgb`` (``H W 3`` uint8), largest first.
 
-        Detection runs on a copy whose long side is at most ``max_side``. When that copy is smaller than
-        the photo, each face is detected again on a full-resolution window around it, so landmarks keep
-        the photo's precision (a 24-megapixel photo costs one small extra pass per face, not a big one).
+        Detection runs first on a copy just large enough for a ``scan_face`` face (``detection_side``), and
+        again on the ``max_side`` copy only if that finds nothing. A face that is small in the copy
+        (under ``REFINE_BELOW_PX``) is detected again on a full-resolution window around it, so its landmarks
+        keep the photo's precision (one small extra pass per such face, not a big one).
         """
         check_shape(rgb, "H W 3", "image")
-        faces = [f for f in self._detect_scaled(rgb) if f.size >= self.min_size]
-        if max(rgb.shape[:2]) > self.max_side:
-            faces = [self._refine(rgb, face) for face in faces]
+        long_side = max(rgb.shape[:2])
+        fine = min(long_side, self.max_side)
+        side = self.detection_side(long_side)
+        faces = self._detect_scaled(rgb, side)
+        if not faces and side < fine:  # nothing at the coarse scale: faces may all be small; look finer
+            side = fine
+            faces = self._detect_scaled(rgb, side)
+        faces = [f for f in faces if f.size >= self.min_size]
+        scale = side / long_side
+        faces = [self._refine(rgb, f) if f.size * scale < REFINE_BELOW_PX and scale < 1 else f for f in faces]
         return sorted(faces, key=lambda f: f.size, reverse=True)
 
-    def _detect_scaled(self, rgb: np.ndarray, offset: tuple[int, int] = (0, 0)) -> list[DetectedFace]:
+    def detection_side(self, long_side: int) -> int:
+        """The long side of the copy the first pass runs on: as small as lets a ``scan_face`` face keep
+        ``DETECTABLE_PX`` pixels (never under ``COARSE_FLOOR``), at most ``max_side``, never upscaled."""
+        fine = min(long_side, self.max_side)
+        if self.scan_face is None:
+            return fine
+        return min(fine, max(COARSE_FLOOR, math.ceil(long_side * DETECTABLE_PX / self.scan_face)))
+
+    def _detect_scaled(
+        self, rgb: np.ndarray, side: int | None = None, offset: tuple[int, int] = (0, 0)
+    ) -> list[DetectedFace]:
         height, width = rgb.shape[:2]
-        scale = min(1.0, self.max_side / max(height, width))
+        scale = min(1.0, (side or self.max_side) / max(height, width))
         small = rgb
         if scale < 1.0:
             size = (max(1, round(width * scale)), max(1, round(height * scale)))
@@ -123,7 +158,7 @@ class RetinaFaceDetector:
         cx, cy, half = (x0 + x1) / 2, (y0 + y1) / 2, face.size
         left, top = max(0, int(cx - half)), max(0, int(cy - half))
         right, bottom = min(rgb.shape[1], int(cx + half)), min(rgb.shape[0], int(cy + half))
-        candidates = self._detect_scaled(rgb[top:bottom, left:right], offset=(left, top))
+        candidates = self._detect_scaled(rgb[top:bottom, left:right], self.max_side, offset=(left, top))
         if not candidates:
             return face
         centre = np.array([cx, cy])
