@@ -9,6 +9,7 @@ from typer.testing import CliRunner
 from conftest import make_style
 from gpdface.cli import app
 from gpdface.gallery import LABEL_HEIGHT, style_gallery
+from gpdface.manifest import load_manifest
 from gpdface.style import embedded_styles_dir, user_styles_dir
 
 runner = CliRunner()
@@ -44,7 +45,8 @@ def test_styles_gallery_command(astronaut, with_detector, tmp_path):
     out = tmp_path / "sheet.png"
     result = runner.invoke(app, ["styles", "--gallery", str(out), "--photo", str(tmp_path / "astronaut.png")])
     assert result.exit_code == 0, result.output
-    assert "2 style(s) on 1 photo(s)" in result.stdout and Image.open(out).size[1] == LABEL_HEIGHT + 256
+    embedded = sum(1 for entry in load_manifest().styles.values() if entry.embedded)
+    assert f"{embedded + 1} style(s) on 1 photo(s)" in result.stdout and Image.open(out).size[1] == LABEL_HEIGHT + 256
     again = runner.invoke(app, ["styles", "--gallery", str(out), "--photo", str(tmp_path / "astronaut.png")])
     assert again.exit_code == 2 and "--overwrite" in again.stderr
     no_photo = runner.invoke(app, ["styles", "--gallery", str(tmp_path / "x.png")])
