@@ -166,6 +166,8 @@ class StyleJobs:
         name = (name or "").strip()
         if not name or not name.replace("-", "").replace("_", "").isalnum():
             raise InputError("name the style with letters, digits, - and _ only")
+        if name in style_names():
+            raise InputError(f"a style named {name!r} exists already; choose another name")
         if not 1 <= len(exemplars) <= MAX_SHOTS:
             raise InputError(f"give 1–{MAX_SHOTS} exemplar images, not {len(exemplars)}")
         names = [Path(path).name for path in exemplars]

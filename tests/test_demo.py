@@ -71,6 +71,8 @@ def test_a_photo_without_a_face_says_so_on_the_page(app, no_face, tmp_path):
 
 
 def test_exemplar_counts_outside_one_to_ten_are_refused(app, astronaut_file, tmp_path):
+    with pytest.raises(Exception, match="a style named 'sketch' exists already"):
+        app.predict([handle_file(astronaut_file)], None, "sketch", "follow", api_name="/make_style")
     with pytest.raises(Exception, match="give 1–10 exemplar images, not 0"):
         app.predict([], None, "none", "follow", api_name="/make_style")
     eleven = []
