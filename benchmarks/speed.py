@@ -197,6 +197,10 @@ def main() -> None:
         "--backends", nargs="*", default=["torch", "onnxruntime"],
         help="student runtimes to time side by side (onnxruntime needs the onnx extra)",
     )  # fmt: skip
+    parser.add_argument(
+        "--detector-only", action="store_true",
+        help="only the detector-scale rows (the 1024² pipeline with each --scan-face), for a quick comparison",
+    )  # fmt: skip
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -210,6 +214,9 @@ def main() -> None:
     style = args.style
     if style is None:
         style = str(save_style(workdir / "timing-style", StudentNet(StudentConfig()), StyleInfo("timing-only")))
+    if args.detector_only:
+        emit({"style": style, "detector_scale": detector_rows(style, device, repeats, workdir)}, args.out)
+        return
     model = load_style(style).model
     dtypes = [torch.float32] + ([torch.float16] if device.type == "cuda" else [])
     report: dict = {
@@ -247,7 +254,20 @@ def main() -> None:
     report["memory_24mp"] = peak_memory_translate(style, workdir)
     report["capacity"] = [capacity_row(width, device, repeats) for width in args.widths]
     report["backends"] = {name: backend_row(style, name, device, repeats, workdir) for name in args.backends}
+    report["detector_scale"] = detector_rows(style, device, repeats, workdir)
     emit(report, args.out)
+
+
+def detector_rows(style: str, device: torch.device, repeats: int, workdir: Path) -> dict:
+    """The 1024² pipeline (1 and 4 faces) with detection sized for 40 px faces (the default) and with one
+    full pass (``--scan-face 0``), side by side in one run."""
+    from gpdface.translator import Translator
+
+    rows = {}
+    for label, scan_face in (("scan_face_40", 40.0), ("one_pass", None)):
+        translator = Translator(style, device=device, scan_face=scan_face)
+        rows[label] = {f"{n}_face": pipeline_figures(translator, test_photo(n), repeats, workdir) for n in (1, 4)}
+    return rows
 
 
 def backend_row(style: str, backend: str, device: torch.device, repeats: int, workdir: Path) -> dict:
