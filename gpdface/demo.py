@@ -20,6 +20,7 @@ from typing import Any
 
 import numpy as np
 
+from .background import BACKGROUND_MODES
 from .errors import GpdfaceError, InputError, NoFaceError, UsageError
 
 HOST = "127.0.0.1"
@@ -152,7 +153,9 @@ class StyleJobs:
         self.latest: str | None = None
         self._lock = threading.Lock()
 
-    def start(self, name: str, exemplars: Sequence[str], landmarks: str | None, tone: str) -> StyleJob:
+    def start(
+        self, name: str, exemplars: Sequence[str], landmarks: str | None, tone: str, background: str = "keep"
+    ) -> StyleJob:
         """Copy the uploads into the job's folder and start ``run_finetune`` in a thread.
 
         Raises:
@@ -187,10 +190,10 @@ class StyleJobs:
         if landmarks:
             landmark_file = shots.parent / f"{name}.landmarks{Path(landmarks).suffix.lower()}"
             shutil.copyfile(landmarks, landmark_file)
-        threading.Thread(target=self._run, args=(job, shots, landmark_file, tone), daemon=True).start()
+        threading.Thread(target=self._run, args=(job, shots, landmark_file, tone, background), daemon=True).start()
         return job
 
-    def _run(self, job: StyleJob, shots: Path, landmarks: Path | None, tone: str) -> None:
+    def _run(self, job: StyleJob, shots: Path, landmarks: Path | None, tone: str, background: str) -> None:
         from rich.console import Console
 
         from .train.pipeline import FinetuneRequest, run_finetune
@@ -208,6 +211,7 @@ class StyleJobs:
             photos_limit=s.photos_limit,
             device=s.device,
             tone=tone,
+            background=background,
             overwrite=True,
             restart=True,
             command=f"gpdface demo (style {job.name!r})",
@@ -246,9 +250,10 @@ def build_demo(settings: DemoSettings | None = None):
         except GpdfaceError as error:
             raise gr.Error(str(error)) from None
 
-    def on_make(files, landmarks, name, tone):
+    def on_make(files, landmarks, name, tone, background):
         try:
-            job = jobs.start(name, [_upload_path(f) for f in files or []], _upload_path(landmarks), tone)
+            paths = [_upload_path(f) for f in files or []]
+            job = jobs.start(name, paths, _upload_path(landmarks), tone, background)
         except GpdfaceError as error:
             raise gr.Error(str(error)) from None
         return job.status(), None
@@ -287,10 +292,11 @@ def build_demo(settings: DemoSettings | None = None):
             with gr.Row():
                 name = gr.Textbox(label="style name", value="mystyle")
                 tone = gr.Radio(["follow", "ignore"], value="follow", label="tone (ignore: ink and line art)")
+                around = gr.Radio(list(BACKGROUND_MODES), value="keep", label="around the faces")
             make = gr.Button("Make the style", variant="primary")
             status = gr.Markdown()
             sample = gr.Image(label="newest sample grid", interactive=False)
-            make.click(on_make, [exemplars, landmarks, name, tone], [status, sample], api_name="make_style")
+            make.click(on_make, [exemplars, landmarks, name, tone, around], [status, sample], api_name="make_style")
             timer = gr.Timer(POLL_SECONDS)
             timer.tick(on_tick, None, [status, sample, style], api_name="progress")
     return demo.queue(default_concurrency_limit=2)

@@ -72,14 +72,14 @@ def test_a_photo_without_a_face_says_so_on_the_page(app, no_face, tmp_path):
 
 def test_exemplar_counts_outside_one_to_ten_are_refused(app, astronaut_file, tmp_path):
     with pytest.raises(Exception, match="a style named 'sketch' exists already"):
-        app.predict([handle_file(astronaut_file)], None, "sketch", "follow", api_name="/make_style")
+        app.predict([handle_file(astronaut_file)], None, "sketch", "follow", "keep", api_name="/make_style")
     with pytest.raises(Exception, match="give 1–10 exemplar images, not 0"):
-        app.predict([], None, "none", "follow", api_name="/make_style")
+        app.predict([], None, "none", "follow", "keep", api_name="/make_style")
     eleven = []
     for index in range(11):
         eleven.append(handle_file(shutil.copy(astronaut_file, tmp_path / f"{index}.png")))
     with pytest.raises(Exception, match="not 11"):
-        app.predict(eleven, None, "eleven", "follow", api_name="/make_style")
+        app.predict(eleven, None, "eleven", "follow", "keep", api_name="/make_style")
 
 
 @pytest.mark.slow
@@ -90,7 +90,7 @@ def test_a_style_made_in_the_page_is_used_at_once(app, astronaut_file, tmp_path)
     landmarks = tmp_path / "landmarks.json"
     landmarks.write_text(json.dumps({p.name: points[p.name] for p in chosen}))
     files = [handle_file(p) for p in chosen]
-    status, _ = app.predict(files, handle_file(landmarks), "tiny", "ignore", api_name="/make_style")
+    status, _ = app.predict(files, handle_file(landmarks), "tiny", "ignore", "paper", api_name="/make_style")
     assert "tiny" in status
     deadline = time.monotonic() + 600
     while time.monotonic() < deadline:
