@@ -37,7 +37,7 @@ from gpdface.face.detect import RetinaFaceDetector
 from gpdface.style import load_style
 from gpdface.train.data import AlignedPairs, align_images, align_pairs, find_pairs, find_shots
 from gpdface.train.evaluate import stylize_in_frame, tone_response
-from gpdface.train.identity import IdentityScorer, IdentityUnavailable
+from gpdface.train.identity import IdentityScorer, optional_identity_scorer
 from gpdface.train.landmarks import landmarks_for, read_landmarks
 from gpdface.train.visual import save_grid
 
@@ -57,12 +57,8 @@ def main() -> None:
     started = time.perf_counter()
     device = torch.device("cpu")
     detector = RetinaFaceDetector()
-    try:
-        identity: IdentityScorer | None = IdentityScorer()
-    except IdentityUnavailable as exc:
-        identity, note = None, str(exc)
-    else:
-        note = "dlib ResNet descriptor, photo geometry for every image"
+    identity, missing = optional_identity_scorer()
+    note = missing or "dlib ResNet descriptor, photo geometry for every image"
     files = [pair for folder in args.test for pair in find_pairs(folder)]
     report: dict = {
         "distance": f"mean absolute grey difference of {SIDE} px aligned crops, in [0, 1]",

@@ -54,7 +54,7 @@ from gpdface.train.evaluate import mean_grey_scores, stylize_in_frame
 from gpdface.train.faceset import align_collection
 from gpdface.train.frames import FrameMap
 from gpdface.train.gpd import GPDSettings, gpd_teacher_data
-from gpdface.train.identity import IdentityScorer, IdentityUnavailable
+from gpdface.train.identity import optional_identity_scorer
 from gpdface.train.objective import ObjectiveConfig
 from gpdface.train.teachers import load_teacher
 from gpdface.train.teachers.registry import DEFAULT_TEACHER
@@ -147,10 +147,7 @@ class Bench:
         self.test = align_pairs([p for d in args.test for p in find_pairs(d)], detector, SIZE, template)
         faces = align_collection(args.photos, args.work / "facebank", detector, SIZE, template, limit=args.photos_limit)
         self.photos = faces.images
-        try:
-            self.identity: IdentityScorer | None = IdentityScorer()
-        except IdentityUnavailable:
-            self.identity = None
+        self.identity, _ = optional_identity_scorer()
         self.gallery = self.identity.descriptors(self.test) if self.identity else None
         self.floor = mean_grey_scores(self.test.sources, self.test.targets)
         if self.identity is not None:

@@ -28,7 +28,7 @@ from gpdface.face.detect import RetinaFaceDetector
 from gpdface.style import load_style
 from gpdface.train.data import AlignedPairs, align_pairs, find_pairs
 from gpdface.train.evaluate import evaluate_pairs, stylize_in_frame, tone_response
-from gpdface.train.identity import IdentityScorer, IdentityUnavailable
+from gpdface.train.identity import optional_identity_scorer
 from gpdface.train.visual import save_grid
 
 
@@ -46,12 +46,8 @@ def main() -> None:
     started = time.perf_counter()
     device = torch.device("cpu")
     detector = RetinaFaceDetector()
-    try:
-        identity: IdentityScorer | None = IdentityScorer()
-    except IdentityUnavailable as exc:
-        identity, note = None, str(exc)
-    else:
-        note = "sketch → photo rank-1, dlib ResNet descriptor, photo geometry for every image"
+    identity, missing = optional_identity_scorer()
+    note = missing or "sketch → photo rank-1, dlib ResNet descriptor, photo geometry for every image"
     report: dict = {
         "protocol": "photo frame (grey photo outside the crop), grey; SSIM Gaussian σ 1.5; FSIM piq",
         "identity": note,

