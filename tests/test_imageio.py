@@ -235,12 +235,14 @@ def test_several_images_are_written_all_or_nothing(tmp_path, rgb, monkeypatch):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["crop_0.png", "photo.png"] == sorted(p.name for p in written)
 
 
-def test_corrupt_exif_is_read_silently_in_jpeg_and_png(tmp_path):
+def test_corrupt_metadata_is_read_silently_in_jpeg_png_and_tiff(tmp_path):
     """The pixels decode; Pillow's warnings about metadata used to print several stderr lines."""
     import io
     import struct
     import warnings
     import zlib
+
+    from PIL import TiffImagePlugin
 
     garbage = b"MM\x00*garbage!!"
     Image.new("RGB", (8, 8), "red").save(tmp_path / "a.jpg", exif=b"Exif\x00\x00" + garbage)
@@ -249,7 +251,10 @@ def test_corrupt_exif_is_read_silently_in_jpeg_and_png(tmp_path):
     body = png.getvalue()
     chunk = struct.pack(">I", len(garbage)) + b"eXIf" + garbage + struct.pack(">I", zlib.crc32(b"eXIf" + garbage))
     (tmp_path / "a.png").write_bytes(body[:33] + chunk + body[33:])  # after the signature and IHDR
-    for name in ("a.jpg", "a.png"):
+    tags = TiffImagePlugin.ImageFileDirectory_v2()
+    tags[0x8769] = 0  # an EXIF directory "at offset 0": Pillow reads the header as tags, one warning each
+    Image.new("RGB", (8, 8), "red").save(tmp_path / "a.tif", compression="tiff_lzw", tiffinfo=tags)
+    for name in ("a.jpg", "a.png", "a.tif"):
         with warnings.catch_warnings():
             warnings.simplefilter("error")
             image = read_image(tmp_path / name).rgb
