@@ -22,10 +22,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..checkpoint import load_checkpoint
 from ..imageio import atomic_write, to_uint8
 from .augment_ops import diff_augment
 from .diagnostics import structure_similarity
+from .loop import Cadence, generator_part, load_training_state, module_part, run_steps, save_training_state
 from .losses import discriminator_loss, generator_loss
 from .progress import due
 from .teachers.base import Teacher
@@ -147,50 +147,57 @@ def adapt(
     sampler = torch.Generator().manual_seed(config.seed)
     preview = source.sample_latents(8, torch.Generator().manual_seed(config.seed + 1), truncation=config.truncation)
     probes = source.sample_latents(PROBES, torch.Generator().manual_seed(config.seed + 2), truncation=config.truncation)
+    parts = {
+        "generator": module_part(target_gen),
+        "discriminator": module_part(disc),
+        "opt_g": module_part(opt_g),
+        "opt_d": module_part(opt_d),
+        "sampler": generator_part(sampler),
+    }
     start, curve, best = 0, [], None  # best: (ratio, step, generator state)
     if resume and (run_dir / CHECKPOINT).is_file():
-        state = load_checkpoint(run_dir / CHECKPOINT, "adaptation checkpoint")
-        target_gen.load_state_dict(state["generator"])
-        disc.load_state_dict(state["discriminator"])
-        opt_g.load_state_dict(state["opt_g"])
-        opt_d.load_state_dict(state["opt_d"])
-        sampler.set_state(state["sampler"])
+        state = load_training_state(run_dir / CHECKPOINT, "adaptation checkpoint", parts)
         start, curve = int(state["step"]), json.loads(state.get("curve", "[]"))
         if state.get("best_ratio") is not None:
             best = (float(state["best_ratio"]), int(state["best_step"]), state["best_generator"])
-    for step in range(start, config.steps):
+
+    def step(_index: int) -> dict[str, float]:
         latents = source.sample_latents(config.batch_size, sampler, truncation=config.truncation)
         real = targets[torch.randint(0, targets.shape[0], (config.batch_size,), generator=sampler).to(device)]
-        losses = _step(source, target_gen, disc, opt_g, opt_d, latents, real, targets, anchor_latents, config, sampler)
-        done = step + 1
-        if on_step is not None:
-            on_step(done, losses)
-        stop = False
-        if config.check_every and due(done, config.check_every, config.steps):
-            point = {"step": done, **correspondence(source, target_gen, probes), "anchor": losses["anchor"]}
-            curve.append(point)
-            atomic_write(run_dir / CURVE, lambda f: f.write(json.dumps(curve, indent=1).encode()))
-            best, stop = _track_best(best, point["ratio"], done, target_gen, config)
-        if stop or due(done, config.sample_every, config.steps):
-            write_pair_grid(run_dir / f"adapt_{done:06d}.png", source, target_gen, preview)
-        if stop or due(done, config.checkpoint_every, config.steps):
-            state = {
-                "step": config.steps if stop else done,  # a stopped adaptation is finished for --resume
-                "stopped_at": done if stop else None,
-                "generator": target_gen.state_dict(),
-                "discriminator": disc.state_dict(),
-                "opt_g": opt_g.state_dict(),
-                "opt_d": opt_d.state_dict(),
-                "sampler": sampler.get_state(),
-                "curve": json.dumps(curve),
-                "best_ratio": None if best is None else best[0],
-                "best_step": None if best is None else best[1],
-                "best_generator": None if best is None else best[2],
-                "config": json.dumps(asdict(config)),
-            }
-            atomic_write(run_dir / CHECKPOINT, lambda f, s=state: torch.save(s, f))
-        if stop:
-            break
+        return _step(source, target_gen, disc, opt_g, opt_d, latents, real, targets, anchor_latents, config, sampler)
+
+    def check(done: int, losses: dict[str, float]) -> bool:
+        nonlocal best
+        if not (config.check_every and due(done, config.check_every, config.steps)):
+            return False
+        point = {"step": done, **correspondence(source, target_gen, probes), "anchor": losses["anchor"]}
+        curve.append(point)
+        atomic_write(run_dir / CURVE, lambda f: f.write(json.dumps(curve, indent=1).encode()))
+        best, stop = _track_best(best, point["ratio"], done, target_gen, config)
+        return stop
+
+    def save(done: int, stopped: bool) -> None:
+        save_training_state(
+            run_dir / CHECKPOINT,
+            config.steps if stopped else done,  # a stopped adaptation is finished for --resume
+            parts,
+            stopped_at=done if stopped else None,
+            curve=json.dumps(curve),
+            best_ratio=None if best is None else best[0],
+            best_step=None if best is None else best[1],
+            best_generator=None if best is None else best[2],
+            config=json.dumps(asdict(config)),
+        )
+
+    run_steps(
+        start,
+        Cadence(config.steps, config.sample_every, config.checkpoint_every),
+        step,
+        write_samples=lambda done: write_pair_grid(run_dir / f"adapt_{done:06d}.png", source, target_gen, preview),
+        save=save,
+        on_step=on_step,
+        should_stop=check,
+    )
     if best is not None:
         target_gen.load_state_dict(best[2])
     for p in target_gen.parameters():

@@ -40,8 +40,8 @@ from ..errors import InputError
 from ..imageio import atomic_write, to_tensor, to_uint8
 from ..nets.student import StudentConfig, StudentNet
 from .data import AlignedPairs, Augment, PairBatches
+from .loop import Cadence, load_training_state, module_part, numpy_rng_part, run_steps, save_training_state
 from .objective import TERMS, ObjectiveConfig, StudentObjective
-from .progress import due
 from .teacher_data import PhotoTargets
 from .visual import save_grid
 
@@ -181,15 +181,26 @@ def distill_student(
     if teacher_data is not None and config.objective.conditional and config.objective.needs_discriminator:
         raise ValueError("two-scale GPD needs an unconditional discriminator (ObjectiveConfig(conditional=False))")
     terms = _PhotoTerms(teacher_data, pairs, config, device) if teacher_data is not None else None
+    parts = {
+        "model": module_part(model),
+        "ema": module_part(ema.model),
+        "optimizer": module_part(optimizer),
+        "scheduler": module_part(scheduler),
+        "objective": module_part(objective),
+        "rng": numpy_rng_part(batches.rng),
+    }
+    if terms is not None:
+        parts["terms"] = module_part(terms)
     start, earlier_seconds = 0, 0.0
     if resume and (run_dir / CHECKPOINT).is_file():
-        start = _load_checkpoint(run_dir / CHECKPOINT, model, ema, optimizer, scheduler, batches, objective, terms)
-        earlier_seconds = training_seconds(run_dir)
+        state = load_training_state(run_dir / CHECKPOINT, "student checkpoint", parts)
+        start, earlier_seconds = int(state["step"]), float(state.get("seconds", 0.0))
     began = time.perf_counter()
     log = _LossLog(run_dir / LOSS_LOG, start)
     preview = _preview_crops(pairs)
     model.train()
-    for step in range(start, config.steps):
+
+    def step(index: int) -> dict[str, float]:
         x, y = (t.to(device) for t in batches.sample())
         loss, values, photo_drawings = torch.zeros((), device=device), {}, None
         if terms is not None:
@@ -201,20 +212,24 @@ def distill_student(
         loss.backward()
         optimizer.step()
         scheduler.step()
-        ema.update(model, step)
-        done = step + 1
+        ema.update(model, index)
         values["total"] = float(loss.detach())
-        log.add(done, values, last=done == config.steps)
-        if on_step is not None:
-            on_step(done, values)
-        if due(done, config.sample_every, config.steps):
-            _write_samples(run_dir / f"samples_{done:06d}.png", ema.model, preview, device)
-        if due(done, config.checkpoint_every, config.steps):
-            log.flush()
-            seconds = earlier_seconds + time.perf_counter() - began
-            _save_checkpoint(
-                run_dir / CHECKPOINT, model, ema, optimizer, scheduler, batches, done, objective, terms, seconds
-            )
+        log.add(index + 1, values, last=index + 1 == config.steps)
+        return values
+
+    def save(done: int, _stopped: bool) -> None:
+        log.flush()
+        seconds = earlier_seconds + time.perf_counter() - began
+        save_training_state(run_dir / CHECKPOINT, done, parts, seconds=seconds)
+
+    run_steps(
+        start,
+        Cadence(config.steps, config.sample_every, config.checkpoint_every),
+        step,
+        write_samples=lambda done: _write_samples(run_dir / f"samples_{done:06d}.png", ema.model, preview, device),
+        save=save,
+        on_step=on_step,
+    )
     log.flush()
     # The statistics come from the photos the style will be given: the face bank's when there is one (with
     # --shots the anchors' sources are G_s(w), not photos), else the anchor pairs' sources.
@@ -362,47 +377,3 @@ def training_seconds(run_dir: str | Path) -> float:
     if not path.is_file():
         return 0.0
     return float(load_checkpoint(path, "student checkpoint").get("seconds", 0.0))
-
-
-def _save_checkpoint(
-    path: Path,
-    model,
-    ema: StudentEMA,
-    optimizer,
-    scheduler,
-    batches: PairBatches,
-    step: int,
-    objective,
-    terms=None,
-    seconds: float = 0.0,
-) -> None:
-    state = {
-        "step": step,
-        "seconds": seconds,
-        "model": model.state_dict(),
-        "ema": ema.model.state_dict(),
-        "optimizer": optimizer.state_dict(),
-        "scheduler": scheduler.state_dict(),
-        "objective": objective.state_dict(),
-        "terms": terms.state_dict() if terms is not None else {},
-        "rng": json.dumps(batches.rng.bit_generator.state),
-        "torch_rng": torch.get_rng_state(),
-        "saved_at": time.time(),
-    }
-    atomic_write(path, lambda f: torch.save(state, f))
-
-
-def _load_checkpoint(
-    path: Path, model, ema: StudentEMA, optimizer, scheduler, batches: PairBatches, objective, terms=None
-) -> int:
-    state = load_checkpoint(path, "student checkpoint")
-    model.load_state_dict(state["model"], strict=True)
-    ema.model.load_state_dict(state["ema"], strict=True)
-    optimizer.load_state_dict(state["optimizer"])
-    scheduler.load_state_dict(state["scheduler"])
-    objective.load_state_dict(state["objective"])
-    batches.rng.bit_generator.state = json.loads(state["rng"])
-    torch.set_rng_state(state["torch_rng"])
-    if terms is not None:
-        terms.load_state_dict(state["terms"])
-    return int(state["step"])

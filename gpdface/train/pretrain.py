@@ -16,7 +16,6 @@ import copy
 import itertools
 import json
 import math
-import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -25,11 +24,10 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..checkpoint import load_checkpoint
-from ..imageio import atomic_write, to_uint8
+from ..imageio import to_uint8
 from .augment_ops import diff_augment
+from .loop import Cadence, generator_part, load_training_state, module_part, run_steps, save_training_state
 from .losses import discriminator_loss, generator_loss
-from .progress import due
 from .teachers.dcgan import dcgan_generator
 from .visual import save_grid
 
@@ -131,25 +129,37 @@ def pretrain_gan(
     rng = torch.Generator().manual_seed(config.seed)
     preview = torch.randn(32, config.latent_dim, 1, 1, generator=torch.Generator().manual_seed(config.seed + 1))
     real_all = torch.from_numpy(faces).permute(0, 3, 1, 2)  # N 3 R R uint8, converted per batch
+    parts = {
+        "models": module_part(models),
+        "opt_g": module_part(opt_g),
+        "opt_d": module_part(opt_d),
+        "rng": generator_part(rng),
+    }
     start = 0
     if resume and (run_dir / CHECKPOINT).is_file():
-        start = _load(run_dir / CHECKPOINT, models, opt_g, opt_d, rng)
+        start = int(load_training_state(run_dir / CHECKPOINT, "pretraining checkpoint", parts)["step"])
     ema_beta = 0.5 ** (config.batch_size / (config.ema_kimg * 1000))
     models.main.train()
     models.disc.train()
-    for step in range(start, config.steps):
+
+    def step(index: int) -> dict[str, float]:
         losses = _train_step(models, opt_g, opt_d, real_all, config, rng)
         with torch.no_grad():
-            beta = min(ema_beta, (1 + step) / (10 + step))  # a short warm-up: early weights are noise
+            beta = min(ema_beta, (1 + index) / (10 + index))  # a short warm-up: early weights are noise
             for ema, live in zip(models.ema.parameters(), models.main.parameters(), strict=True):
                 ema.lerp_(live, 1 - beta)
-        done = step + 1
-        if on_step is not None:
-            on_step(done, losses)
-        if due(done, config.sample_every, config.steps):
-            _write_samples(run_dir / f"samples_{done:06d}.png", models, preview, config)
-        if due(done, config.checkpoint_every, config.steps):
-            _save(run_dir / CHECKPOINT, models, opt_g, opt_d, rng, done, config)
+        return losses
+
+    run_steps(
+        start,
+        Cadence(config.steps, config.sample_every, config.checkpoint_every),
+        step,
+        write_samples=lambda done: _write_samples(run_dir / f"samples_{done:06d}.png", models, preview, config),
+        save=lambda done, _: save_training_state(
+            run_dir / CHECKPOINT, done, parts, config=json.dumps(config.to_dict())
+        ),
+        on_step=on_step,
+    )
     generator = _calibrated(models, config)
     return {f"main.{k}": v.detach().clone() for k, v in generator.state_dict().items()}
 
@@ -201,27 +211,3 @@ def _calibrated(models: _Models, config: PretrainConfig, samples: int = 4096, ba
 def _write_samples(path: Path, models: _Models, preview: torch.Tensor, config: PretrainConfig) -> None:
     images = to_uint8(_calibrated(models, config, samples=1024)(preview))
     save_grid(path, [list(images[row * 8 : (row + 1) * 8]) for row in range(4)])
-
-
-def _save(path: Path, models: _Models, opt_g, opt_d, rng: torch.Generator, step: int, config: PretrainConfig) -> None:
-    state = {
-        "step": step,
-        "config": json.dumps(config.to_dict()),
-        "models": models.state_dict(),
-        "opt_g": opt_g.state_dict(),
-        "opt_d": opt_d.state_dict(),
-        "rng": rng.get_state(),
-        "torch_rng": torch.get_rng_state(),
-        "saved_at": time.time(),
-    }
-    atomic_write(path, lambda f: torch.save(state, f))
-
-
-def _load(path: Path, models: _Models, opt_g, opt_d, rng: torch.Generator) -> int:
-    state = load_checkpoint(path, "pretraining checkpoint")
-    models.load_state_dict(state["models"], strict=True)
-    opt_g.load_state_dict(state["opt_g"])
-    opt_d.load_state_dict(state["opt_d"])
-    rng.set_state(state["rng"])
-    torch.set_rng_state(state["torch_rng"])
-    return int(state["step"])
