@@ -6,10 +6,11 @@ Images travel through gpdface as ``LoadedImage``: an ``H W 3`` uint8 RGB array p
 
 from __future__ import annotations
 
+import contextlib
 import os
 import tempfile
 import warnings
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -241,6 +242,30 @@ def atomic_write(path: Path, write) -> None:
     except BaseException:
         temporary.unlink(missing_ok=True)
         raise
+
+
+@contextlib.contextmanager
+def replaced_on_success(path: Path) -> Iterator[Path]:
+    """A new temporary path beside ``path`` (same suffix) for writers that want a file name (PyAV, the ONNX
+    exporter): renamed over ``path`` when the block ends without an error, removed when it raises, so no
+    half-written file ever carries the final name.
+
+    Raises:
+        OutputError: the folder cannot be made or written.
+    """
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        handle, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=path.suffix)
+    except OSError as exc:
+        raise OutputError(f"cannot write {path}: {exc.strerror or exc}") from None
+    os.close(handle)
+    temporary = Path(name)
+    try:
+        yield temporary
+        os.chmod(temporary, new_file_mode())  # mkstemp makes it private; outputs follow the umask
+        os.replace(temporary, path)
+    finally:
+        temporary.unlink(missing_ok=True)  # only when the block or the rename failed
 
 
 def _write_temporary(path: Path, write) -> Path:

@@ -13,7 +13,6 @@ import contextlib
 import copy
 import io
 import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -21,7 +20,7 @@ import torch
 
 from .errors import InputError, WeightsError
 from .hub import gpdface_home, sha256_of
-from .imageio import new_file_mode
+from .imageio import replaced_on_success
 from .style import Style, load_style
 
 TOLERANCE = 1e-3
@@ -44,10 +43,7 @@ def export_student_onnx(style: str | Path | Style, path: str | os.PathLike) -> P
     model = copy.deepcopy(style.model).float().cpu().to(memory_format=torch.contiguous_format).eval()
     size = style.info.crop_size
     dims = {0: torch.export.Dim("batch"), 2: torch.export.Dim("height"), 3: torch.export.Dim("width")}
-    handle, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=".onnx")
-    os.close(handle)
-    temporary = Path(name)
-    try:
+    with replaced_on_success(path) as temporary:
         with contextlib.redirect_stdout(io.StringIO()):  # the exporter narrates every pass on stdout
             torch.onnx.export(
                 model, (torch.zeros(1, 3, size, size),), str(temporary), input_names=["image"],
@@ -55,10 +51,6 @@ def export_student_onnx(style: str | Path | Style, path: str | os.PathLike) -> P
                 external_data=False,
             )  # fmt: skip
         check_onnx_student(model, temporary, size)
-        os.chmod(temporary, new_file_mode())  # mkstemp makes it private; an export follows the umask
-        os.replace(temporary, path)
-    finally:
-        temporary.unlink(missing_ok=True)
     return path
 
 

@@ -13,7 +13,6 @@ final name.
 from __future__ import annotations
 
 import os
-import tempfile
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -23,9 +22,9 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from .errors import InputError, OutputError
+from .errors import InputError
 from .formats import VIDEO_SUFFIXES
-from .imageio import LoadedImage, new_file_mode
+from .imageio import LoadedImage, replaced_on_success
 from .tracking import FaceTracker, SmoothingConfig, is_scene_cut
 
 if TYPE_CHECKING:
@@ -110,21 +109,17 @@ def translate_video(
     with _open_input(av, source) as container:
         video = container.streams.video[0]
         audio = container.streams.audio[0] if container.streams.audio else None
-        temporary = _temporary_beside(output)
-        try:
-            with av.open(str(temporary), mode="w", format=_container_format(output)) as sink:
-                writer = _VideoWriter(av, sink, video, audio, start)
-                summary.codec, summary.audio = writer.codec, audio is not None
-                summary.fps, summary.size = float(writer.rate), (writer.width, writer.height)
-                expected = _expected_frames(video, start, duration)
-                frames = _frames_and_audio(av, container, video, audio, start, duration, source)
-                _translate_frames(translator, frames, writer, summary, smoothing, smooth, expected, on_frame)
-                writer.close()
-            os.chmod(temporary, new_file_mode())  # mkstemp makes it private; outputs follow the umask
-            os.replace(temporary, output)
-        except BaseException:
-            temporary.unlink(missing_ok=True)
-            raise
+        with (
+            replaced_on_success(output) as temporary,
+            av.open(str(temporary), mode="w", format=_container_format(output)) as sink,
+        ):
+            writer = _VideoWriter(av, sink, video, audio, start)
+            summary.codec, summary.audio = writer.codec, audio is not None
+            summary.fps, summary.size = float(writer.rate), (writer.width, writer.height)
+            expected = _expected_frames(video, start, duration)
+            frames = _frames_and_audio(av, container, video, audio, start, duration, source)
+            _translate_frames(translator, frames, writer, summary, smoothing, smooth, expected, on_frame)
+            writer.close()
     summary.seconds["total"] = time.perf_counter() - began
     if summary.frames and not any(summary.faces_per_frame):
         summary.warnings.append(f"no face in any frame of {source}: the video was copied through unchanged")
@@ -163,16 +158,6 @@ class _open_input:
 
 def _reason(exc: Exception) -> str:
     return (str(exc).splitlines() or [type(exc).__name__])[0][:160]
-
-
-def _temporary_beside(output: Path) -> Path:
-    try:
-        output.parent.mkdir(parents=True, exist_ok=True)
-        handle, name = tempfile.mkstemp(dir=output.parent, prefix=f".{output.stem}.", suffix=output.suffix)
-    except OSError as exc:
-        raise OutputError(f"cannot write {output}: {exc.strerror or exc}") from None
-    os.close(handle)
-    return Path(name)
 
 
 def _container_format(output: Path) -> str:

@@ -259,3 +259,17 @@ def test_corrupt_metadata_is_read_silently_in_jpeg_png_and_tiff(tmp_path):
             warnings.simplefilter("error")
             image = read_image(tmp_path / name).rgb
         assert image.shape == (8, 8, 3) and image[..., 0].mean() > 200
+
+
+def test_replaced_on_success_renames_only_a_finished_file(tmp_path):
+    from gpdface.imageio import replaced_on_success
+
+    target = tmp_path / "out" / "clip.mp4"
+    with pytest.raises(RuntimeError), replaced_on_success(target) as temporary:
+        assert temporary.parent == target.parent and temporary.suffix == ".mp4"
+        temporary.write_bytes(b"half")
+        raise RuntimeError("interrupted")
+    assert list(target.parent.iterdir()) == []
+    with replaced_on_success(target) as temporary:
+        temporary.write_bytes(b"whole")
+    assert target.read_bytes() == b"whole" and list(target.parent.iterdir()) == [target]
