@@ -7,13 +7,16 @@ Steadiness. A clip is made from the astronaut (public domain) with a known camer
 zoom and a ±4° rotation (``clips.camera_path``) — and Grace Hopper sliding in over its second half, so the
 astronaut's true landmarks in every frame are her landmarks on the still (detected once, at full
 resolution) moved by that frame's transform. ``Translator.translate_video`` (the command's code path) runs
-with and without smoothing; reported for her face:
+without smoothing and with it, searching whole frames on every frame (``detect_every`` 1) and, with
+smoothing, at the default interval (whole frames every ``DETECT_EVERY`` frames, faces looked for near where
+they were in between; ``faces_per_frame`` shows how late Grace Hopper is picked up); reported for her face:
 - ``landmark_rms_px``: RMS distance of the landmarks used for alignment from the true ones;
 - ``jitter_rms_px``: RMS of that error's frame-to-frame change (what shakes, as opposed to a steady offset);
 - ``flicker``: mean absolute frame-to-frame change of the output's grey values inside her face box, divided
   by the same for the input (1.0: the output changes only as much as the moving input does).
 
-Speed: a 640×480 and a 1280×720 clip with one face; frames per second and seconds per frame by stage.
+Speed: a 640×480 and a 1280×720 clip with one face; frames per second and seconds per frame by stage, for
+each ``--detect-every`` (default: 1 and the default interval).
 """
 
 from __future__ import annotations
@@ -32,6 +35,7 @@ from emit import emit
 
 from gpdface import Translator
 from gpdface.face.detect import RetinaFaceDetector
+from gpdface.video import DETECT_EVERY
 
 
 def main() -> None:
@@ -49,7 +53,13 @@ def main() -> None:
         work = Path(folder)
         report["steadiness"] = steadiness(translator, astronaut, hopper, work, args)
         if not args.no_speed:
-            report["speed"] = {f"{w}x{h}": speed(translator, astronaut, (w, h), work, args) for w, h in args.sizes}
+            report["speed"] = {
+                f"{w}x{h}": {
+                    f"detect_every_{every}": speed(translator, astronaut, (w, h), every, work, args)
+                    for every in args.detect_every
+                }
+                for w, h in args.sizes
+            }
     emit(report, args.out)
 
 
@@ -60,6 +70,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--fps", type=int, default=25)
     parser.add_argument("--size", type=int, nargs=2, default=[640, 480], help="the steadiness clip")
     parser.add_argument("--speed-frames", type=int, default=30)
+    parser.add_argument("--detect-every", type=int, nargs="+", default=[1, DETECT_EVERY], help="speed rows")
     parser.add_argument("--no-speed", action="store_true", help="steadiness only (e.g. while the CPU is shared)")
     parser.add_argument("--quick", action="store_true", help="a few frames, small sizes: a smoke test")
     parser.add_argument("--out", type=Path, default=None)
@@ -79,9 +90,10 @@ def steadiness(translator: Translator, still: np.ndarray, entering: np.ndarray, 
     truth = [np.c_[on_still, np.ones(5)] @ m.T for m in matrices]
     frames_in = _frames(clip)
     results = {}
-    for name, smooth in (("raw", False), ("smoothed", True)):
+    settings = (("raw", False, 1), ("smoothed", True, 1), (f"smoothed_detect_every_{DETECT_EVERY}", True, DETECT_EVERY))
+    for name, smooth, every in settings:
         out = work / f"{name}.mp4"
-        summary = translator.translate_video(clip, out, smooth=smooth)
+        summary = translator.translate_video(clip, out, smooth=smooth, detect_every=every)
         used = [_nearest(faces, t) for faces, t in zip(summary.tracks, truth, strict=True)]
         error = np.array([u - t for u, t in zip(used, truth, strict=True)])  # frames 5 2
         jitter = np.diff(error, axis=0)
@@ -114,11 +126,11 @@ def flicker(inputs: list[np.ndarray], outputs: list[np.ndarray], truth: list[np.
     return float(np.mean(changes_out) / max(np.mean(changes_in), 1e-9))
 
 
-def speed(translator: Translator, still: np.ndarray, size: tuple[int, int], work: Path, args) -> dict:
+def speed(translator: Translator, still: np.ndarray, size: tuple[int, int], every: int, work: Path, args) -> dict:
     clip = work / f"speed_{size[0]}.mp4"
     write_clip(clip, still, args.speed_frames, size, args.fps, tone=True)
     translator.translate_video(clip, work / "warm.mp4", duration=2 / args.fps)  # warm-up
-    summary = translator.translate_video(clip, work / f"speed_out_{size[0]}.mp4")
+    summary = translator.translate_video(clip, work / f"speed_out_{size[0]}.mp4", detect_every=every)
     per_frame = {k: v / summary.frames for k, v in summary.seconds.items() if k != "total"}
     return {
         "frames": summary.frames,

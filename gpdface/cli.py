@@ -207,6 +207,13 @@ def translate(
     as_json: Annotated[bool, typer.Option("--json", help="Print a JSON summary on stdout.")] = False,
     start: Annotated[float, typer.Option(help="Videos: start this many seconds in.")] = 0.0,
     duration: Annotated[float | None, typer.Option(help="Videos: translate only this many seconds.")] = None,
+    detect_every: Annotated[
+        int,
+        typer.Option(
+            help="Videos: search the whole frame for faces every N frames (and after a cut or a lost face); "
+            "in between, only near each face. 1: every frame whole (slower)."
+        ),
+    ] = 10,
     backend: Annotated[
         str, typer.Option(help="The student's runtime: torch, or onnxruntime (the onnx extra).")
     ] = "torch",
@@ -229,8 +236,7 @@ def translate(
             detector,
             overwrite,
             as_json,
-            start,
-            duration,
+            _VideoOptions(start, duration, detect_every),
             backend,
         )
     )
@@ -253,8 +259,7 @@ def _translate(
     detector: str,
     overwrite: bool,
     as_json: bool,
-    start: float = 0.0,
-    duration: float | None = None,
+    video: _VideoOptions | None = None,
     backend: str = "torch",
 ) -> int:
     from .translator import BACKENDS, Translator
@@ -289,12 +294,15 @@ def _translate(
     run = _Run(translator, out_arg, many, overwrite, aligned)
     videos = [p for p in sources if p.suffix.lower() in VIDEO_SUFFIXES]
     images = [p for p in sources if p.suffix.lower() not in VIDEO_SUFFIXES]
-    if (start or duration is not None) and not videos:
+    video = video or _VideoOptions()
+    if (video.start or video.duration is not None) and not videos:
         raise UsageError("--start and --duration cut videos; none of the inputs is one")
+    if video.detect_every < 1:
+        raise UsageError(f"--detect-every must be 1 or more frames, not {video.detect_every}")
     if images:
         _translate_images(run, images, as_json)
-    for video in videos:
-        _translate_one_video(run, video, start, duration, as_json)
+    for source in videos:
+        _translate_one_video(run, source, video, as_json)
     if as_json:
         summary = {"style": translator.style.name, "device": str(translator.device), "results": run.records}
         print(json.dumps(summary, indent=2))
@@ -362,7 +370,16 @@ def _warn_about_image(source: Path, target: Path, result, aligned: bool) -> None
                   "dropped (write .png or .webp to keep it)", soft_wrap=True)  # fmt: skip
 
 
-def _translate_one_video(run: _Run, source: Path, start: float, duration: float | None, as_json: bool) -> None:
+@dataclass(frozen=True)
+class _VideoOptions:
+    """What ``translate`` does with videos: the part to translate, how often whole frames are searched."""
+
+    start: float = 0.0
+    duration: float | None = None
+    detect_every: int = 10
+
+
+def _translate_one_video(run: _Run, source: Path, video: _VideoOptions, as_json: bool) -> None:
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
     record: dict[str, Any] = {"source": str(source)}
@@ -382,7 +399,9 @@ def _translate_one_video(run: _Run, source: Path, start: float, duration: float 
                 rate = done / max(time.perf_counter() - began, 1e-9)
                 progress.update(task, completed=done, total=expected, fps=f"{rate:.1f}")
 
-            summary = run.translator.translate_video(source, target, start, duration, on_frame=advance)
+            summary = run.translator.translate_video(
+                source, target, video.start, video.duration, on_frame=advance, detect_every=video.detect_every
+            )
     except GpdfaceError as exc:
         run.failed(record, exc)
         return

@@ -36,6 +36,7 @@ from .imageio import (
     write_images,
 )
 from .style import OUTPUT_MODES, Style, load_style
+from .video import DETECT_EVERY
 
 if TYPE_CHECKING:
     from .video import VideoSummary
@@ -288,11 +289,13 @@ class Translator:
         duration: float | None = None,
         smooth: bool = True,
         on_frame: Callable[[int, int | None], None] | None = None,
+        detect_every: int = DETECT_EVERY,
     ) -> VideoSummary:
         """Translate every face of every frame of a video file into ``output`` (sound copied unchanged).
 
-        Faces are followed across frames and their landmarks smoothed, so the result does not jitter;
-        ``gpdface.video`` has the details. Needs PyAV (``pip install "gpdface[video]"``).
+        Faces are followed across frames and their landmarks smoothed, so the result does not jitter; the
+        whole frame is searched for faces every ``detect_every`` frames, in between only near each face.
+        ``gpdface.video.translate_video`` has the details. Needs PyAV (``pip install "gpdface[video]"``).
 
         Raises:
             InputError: not a readable video (or no video stream, or cut short), or PyAV is missing.
@@ -300,7 +303,9 @@ class Translator:
         """
         from .video import translate_video
 
-        return translate_video(self, source, output, start, duration, smooth=smooth, on_frame=on_frame)
+        return translate_video(
+            self, source, output, start, duration, smooth=smooth, on_frame=on_frame, detect_every=detect_every
+        )
 
     def translate_many(
         self, images: Iterable[ImageSource], aligned: bool = False

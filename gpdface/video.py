@@ -4,8 +4,9 @@ PyAV (``pip install "gpdface[video]"``; its wheel carries FFmpeg's libraries) de
 stream through one at a time, so memory does not grow with the clip's length. The video is written as
 H.264 (``libx264``, yuv420p, the most widely playable choice) when the wheel has that encoder, else as
 MPEG-4 Part 2; the frame rate and size are the input's; the first audio stream is copied packet by packet,
-untouched. Faces are detected on every frame, followed across frames and their landmarks smoothed
-(``gpdface.tracking``), so the stylized face and its paste mask do not jitter. The output is written to a
+untouched. Faces are searched for in the whole frame every few frames and, in between, near where each
+was; they are followed across frames and their landmarks smoothed (``gpdface.tracking``), so the
+stylized face and its paste mask do not jitter. The output is written to a
 temporary file beside the target and renamed when complete: an interrupted run leaves nothing under the
 final name.
 """
@@ -23,9 +24,13 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from .errors import InputError
+from .face.detect import LocalDetector
 from .formats import VIDEO_SUFFIXES
 from .imageio import LoadedImage, replaced_on_success
 from .tracking import FaceTracker, SmoothingConfig, is_scene_cut
+
+# Whole-frame face searches every this many frames; measured by benchmarks/video.py (README, "Videos").
+DETECT_EVERY = 10
 
 if TYPE_CHECKING:
     from .translator import Translator
@@ -84,6 +89,7 @@ def translate_video(
     smoothing: SmoothingConfig | None = None,
     smooth: bool = True,
     on_frame: Callable[[int, int | None], None] | None = None,
+    detect_every: int = DETECT_EVERY,
 ) -> VideoSummary:
     """Translate every face of every frame of ``source`` into ``output``.
 
@@ -93,6 +99,10 @@ def translate_video(
         start, duration: only this part of the clip, in seconds (for previews).
         smoothing: landmark filter settings; ``smooth=False`` uses each frame's raw detections.
         on_frame: called with (frames done, frames expected or None) after each frame.
+        detect_every: the whole frame is searched for faces every this many frames (and after a scene cut or
+            a face lost); in between, each followed face is looked for only near where it was, which costs a
+            fraction of a whole-frame pass. 1: every frame is searched whole. A face entering the picture
+            is drawn from the next whole-frame search on.
 
     Raises:
         InputError: PyAV is missing, the file is not a readable video, has no video stream, or is cut short.
@@ -102,6 +112,8 @@ def translate_video(
     source, output = Path(source), Path(output)
     if start < 0 or (duration is not None and duration <= 0):
         raise InputError("start must be ≥ 0 and duration > 0 seconds")
+    if not (isinstance(detect_every, int) and detect_every >= 1):
+        raise InputError(f"detect_every must be a whole number of frames ≥ 1, not {detect_every!r}")
     if output.suffix.lower() not in VIDEO_SUFFIXES:
         raise InputError(f"{output}: a video output needs one of {', '.join(sorted(VIDEO_SUFFIXES))}")
     summary = VideoSummary(str(source), str(output))
@@ -118,7 +130,8 @@ def translate_video(
             summary.fps, summary.size = float(writer.rate), (writer.width, writer.height)
             expected = _expected_frames(video, start, duration)
             frames = _frames_and_audio(av, container, video, audio, start, duration, source)
-            _translate_frames(translator, frames, writer, summary, smoothing, smooth, expected, on_frame)
+            finder = _FaceFinder(translator, FaceTracker(smoothing, smooth=smooth), detect_every)
+            _translate_frames(translator, frames, writer, summary, finder, expected, on_frame)
             writer.close()
     summary.seconds["total"] = time.perf_counter() - began
     if summary.frames and not any(summary.faces_per_frame):
@@ -240,24 +253,44 @@ def _frames_and_audio(av, container, video, audio, start, duration, source) -> I
         raise InputError(f"{source}: the video is damaged or cut short ({_reason(exc)})") from None
 
 
-def _translate_frames(translator, frames, writer, summary, smoothing, smooth, expected, on_frame) -> None:
-    tracker = FaceTracker(smoothing, smooth=smooth)
-    previous, seconds = None, {"decode": 0.0, "detect": 0.0, "stylize": 0.0, "encode": 0.0}
+class _FaceFinder:
+    """Each frame's followed faces: a whole-frame detection every ``detect_every`` frames, after a scene cut
+    and whenever a face was lost; in between, each face is detected again only near where it was."""
+
+    def __init__(self, translator: Translator, tracker: FaceTracker, detect_every: int) -> None:
+        self.translator, self.tracker, self.detect_every = translator, tracker, detect_every
+        local = isinstance(translator.detector, LocalDetector) and detect_every > 1
+        self.detector = translator.detector if local else None
+        self.since_whole, self.previous = detect_every, None
+
+    def __call__(self, rgb: np.ndarray, when: float, frame: int) -> list:
+        if is_scene_cut(self.previous, rgb):
+            self.tracker.reset()
+            self.since_whole = self.detect_every
+        self.previous = rgb
+        detections = None
+        if self.detector is not None and self.since_whole < self.detect_every and self.tracker.tracks:
+            found = [self.detector.detect_near(rgb, track.face) for track in self.tracker.tracks]
+            if all(face is not None for face in found):
+                detections = found
+        if detections is None:  # due, nothing followed yet, or a face was lost: search the whole frame
+            detections, self.since_whole = self.translator.detector.detect(rgb), 0
+        self.since_whole += 1
+        if self.translator.max_faces is not None:
+            detections = sorted(detections, key=lambda f: f.size, reverse=True)[: self.translator.max_faces]
+        return self.tracker.update(detections, when, frame)
+
+
+def _translate_frames(translator, frames, writer, summary, find_faces: _FaceFinder, expected, on_frame) -> None:
+    seconds = {"decode": 0.0, "detect": 0.0, "stylize": 0.0, "encode": 0.0}
     clock = time.perf_counter()
     for kind, item, rgb in frames:
         if kind == "audio":
             writer.write_audio(item)
             continue
-        when = item
         seconds["decode"] += time.perf_counter() - clock
-        if is_scene_cut(previous, rgb):
-            tracker.reset()
-        previous = rgb
         clock = time.perf_counter()
-        detections = translator.detector.detect(rgb)
-        if translator.max_faces is not None:
-            detections = detections[: translator.max_faces]
-        tracks = tracker.update(detections, when, summary.frames)
+        tracks = find_faces(rgb, item, summary.frames)
         faces = [track.face for track in tracks]
         summary.tracks.append([(track.identity, track.face.landmarks.copy()) for track in tracks])
         seconds["detect"] += time.perf_counter() - clock

@@ -98,6 +98,41 @@ def _audio_only(path) -> None:
         _write_tone(av, container, container.add_stream("aac", rate=44100), 0.5)
 
 
+def test_between_whole_frame_searches_faces_are_found_near_where_they_were(translator, clip, tmp_path):
+    detector = translator.detector
+    calls = {"whole": 0, "near": 0}
+    whole, near = detector.detect, detector.detect_near
+
+    def count(name, function):
+        def counted(*args):
+            calls[name] += 1
+            return function(*args)
+
+        return counted
+
+    detector.detect, detector.detect_near = count("whole", whole), count("near", near)
+    every = translator.translate_video(clip, tmp_path / "every.mp4", detect_every=1)
+    assert calls == {"whole": 12, "near": 0}
+    calls.update(whole=0, near=0)
+    sparse = translator.translate_video(clip, tmp_path / "sparse.mp4", detect_every=5)
+    assert calls == {"whole": 3, "near": 9}  # frames 0, 5, 10 whole; the others near the face
+    assert sparse.faces_per_frame == every.faces_per_frame == [1] * 12
+    for (_, a), (_, b) in zip((t[0] for t in sparse.tracks), (t[0] for t in every.tracks), strict=True):
+        assert np.abs(a - b).max() < 3.0  # landmarks as found by whole-frame detection, within 3 px
+
+
+def test_a_face_lost_near_its_place_sends_the_next_frame_to_a_whole_search(translator, clip, tmp_path):
+    detector = translator.detector
+    calls = []
+    whole = detector.detect
+    detector.detect = lambda rgb: calls.append("whole") or whole(rgb)
+    detector.detect_near = lambda rgb, face: calls.append("near") or None  # the face is never found near
+    summary = translator.translate_video(clip, tmp_path / "lost.mp4", detect_every=5)
+    assert calls[:4] == ["whole", "near", "whole", "near"] and summary.faces_per_frame == [1] * 12
+    with pytest.raises(InputError, match="detect_every must be a whole number of frames ≥ 1"):
+        translator.translate_video(clip, tmp_path / "x.mp4", detect_every=0)
+
+
 def test_command_line_video_with_json_summary(clip, tmp_path, with_detector, astronaut):
     make_style(user_styles_dir(), "teststyle")
     out = tmp_path / "o.mp4"
@@ -112,6 +147,17 @@ def test_command_line_video_with_json_summary(clip, tmp_path, with_detector, ast
     Image.fromarray(astronaut).save(tmp_path / "x.png")
     stray = runner.invoke(app, ["translate", str(tmp_path / "x.png"), "--start", "1", "--style", "teststyle"])
     assert stray.exit_code == 2 and "--start and --duration cut videos" in stray.stderr
+    zero = runner.invoke(app, ["translate", str(clip), "-o", str(out), "--style", "teststyle", "--detect-every", "0"])
+    assert zero.exit_code == 2 and "--detect-every must be 1 or more" in zero.stderr
+
+
+def test_the_command_searches_whole_frames_as_often_as_the_api():
+    import inspect
+
+    from gpdface.cli import translate
+    from gpdface.video import DETECT_EVERY
+
+    assert inspect.signature(translate).parameters["detect_every"].default == DETECT_EVERY
 
 
 def test_a_face_keeps_its_identity_and_a_new_face_gets_a_new_one():

@@ -21,8 +21,9 @@ def test_video_benchmark_quick(with_detector, tmp_path):
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
     report = json.loads(out.read_text())
-    for setting in ("raw", "smoothed"):
+    for setting in ("raw", "smoothed", "smoothed_detect_every_10"):
         figures = report["steadiness"][setting]
         assert figures["landmark_rms_px"] >= 0 and figures["jitter_rms_px"] >= 0 and figures["flicker"] > 0
         assert len(figures["faces_per_frame"]) == report["frames"]
-    assert report["speed"]["320x240"]["frames"] == 4
+    assert set(report["speed"]["320x240"]) == {"detect_every_1", "detect_every_10"}
+    assert all(row["frames"] == 4 for row in report["speed"]["320x240"].values())
