@@ -163,6 +163,9 @@ class _open_input:
         if not self.container.streams.video:
             self.container.close()
             raise InputError(f"{self.path}: the file has no video stream")
+        if self.container.streams.video[0].codec_context is None:  # FFmpeg has no decoder for its codec
+            self.container.close()
+            raise InputError(f"{self.path}: its video codec is not one FFmpeg (PyAV's build) can decode")
         return self.container
 
     def __exit__(self, *exc) -> None:

@@ -75,13 +75,18 @@ def test_an_interrupted_run_leaves_nothing_under_the_final_name(translator, clip
     assert sorted(p.name for p in tmp_path.iterdir()) == ["clip.mp4", "styles"]
 
 
-@pytest.mark.parametrize("kind", ["text", "truncated", "audio only"])
-def test_bad_videos_are_one_line_input_errors(translator, clip, tmp_path, kind):
+@pytest.mark.parametrize("kind", ["text", "truncated", "audio only", "unknown codec"])
+def test_bad_videos_are_one_line_input_errors(translator, clip, tmp_path, kind, astronaut):
     bad = tmp_path / "bad.mp4"
     if kind == "text":
         bad.write_text("not a video")
     elif kind == "truncated":
         bad.write_bytes(clip.read_bytes()[: clip.stat().st_size // 3])
+    elif kind == "unknown codec":  # a Matroska file whose video codec ID names no codec FFmpeg knows
+        write_clip(tmp_path / "c.mkv", astronaut, frames=3)
+        body = (tmp_path / "c.mkv").read_bytes()
+        assert b"V_MPEG4/ISO/" in body  # H.264 (AVC), or MPEG-4 Part 2 where the wheel lacks libx264
+        bad.write_bytes(body.replace(b"V_MPEG4/ISO/", b"V_QQQQQ/ISO/"))
     else:
         _audio_only(bad)
     with pytest.raises(InputError) as info:
