@@ -105,17 +105,21 @@ def _blur(image: np.ndarray, sigma: float) -> np.ndarray:
 
 def pencil_strength(luma: np.ndarray, sigma: float, shading: float) -> np.ndarray:
     """The pencil drawing before its tone curve: ``H W`` float32 in [0, 1] from ``H W`` luma in [0, 1]."""
-    negative_blur = _blur(1.0 - luma, sigma)
-    dodge = np.clip(luma / np.maximum(1.0 - negative_blur, 1e-3), 0.0, 1.0)
+    # in-place steps: on a 1024² photo the temporaries cost as much as the arithmetic
+    paper = np.subtract(1.0, _blur(1.0 - luma, sigma), dtype=np.float32)  # 1 − blurred negative
+    dodge = np.divide(luma, np.maximum(paper, 1e-3, out=paper), out=paper)
+    np.clip(dodge, 0.0, 1.0, out=dodge)
     if shading > 0:
-        dodge = dodge * np.power(np.clip(_blur(luma, sigma), 0.0, 1.0), shading)
+        shade = np.clip(_blur(luma, sigma), 0.0, 1.0)
+        dodge *= np.power(shade, shading, out=shade)
     return dodge
 
 
 def apply_tone(values: np.ndarray, tone: tuple[int, ...]) -> np.ndarray:
     """``[0, 1]`` floats → uint8 through a 256-entry tone curve (identity when empty)."""
-    codes = np.clip(np.rint(values * 255.0), 0, 255).astype(np.uint8)
-    return np.asarray(tone, np.uint8)[codes] if tone else codes
+    scaled = np.multiply(values, 255.0, dtype=np.float32)
+    codes = np.clip(np.rint(scaled, out=scaled), 0, 255, out=scaled).astype(np.uint8)
+    return cv2.LUT(codes, np.asarray(tone, np.uint8)) if tone else codes
 
 
 def pencil_drawing(image: np.ndarray, eye_distance: float, background: Background) -> np.ndarray:
@@ -123,7 +127,7 @@ def pencil_drawing(image: np.ndarray, eye_distance: float, background: Backgroun
     the eyes; grey, returned as ``H W 3`` uint8."""
     sigma = max(0.5, background.blur * eye_distance)
     drawn = apply_tone(pencil_strength(grey(image), sigma, background.shading), background.tone)
-    return np.repeat(drawn[..., None], 3, axis=2)
+    return cv2.cvtColor(drawn, cv2.COLOR_GRAY2RGB)
 
 
 def render_background(

@@ -35,6 +35,7 @@ from .imageio import (
     to_uint8,
     write_images,
 )
+from .nets.fuse import fold_batchnorm
 from .style import OUTPUT_MODES, Style, load_style
 from .video import DETECT_EVERY
 
@@ -232,7 +233,8 @@ class Translator:
         self.device = pick_device(device)
         self.dtype = dtype or (torch.float16 if self.device.type == "cuda" else torch.float32)
         self.style: Style = load_style(style)
-        self.model = self.style.model.to(self.device, self.dtype).to(memory_format=torch.channels_last)
+        # inference only: batch normalisations folded into the convolutions (same outputs, no extra passes)
+        self.model = fold_batchnorm(self.style.model).to(self.device, self.dtype, memory_format=torch.channels_last)
         self.backend, self._session = backend, None
         if backend == "onnxruntime":
             from .onnx_export import cached_onnx_student, ort_session

@@ -93,3 +93,20 @@ def test_faces_smaller_than_scan_face_alone_are_found_by_the_finer_pass(detector
     assert len(picky._detect_scaled(canvas, 640)) == 0  # too small for the coarse copy
     found = picky.detect(canvas)
     assert len(found) == 1 and 500 < found[0].landmarks[:, 0].mean() < 628
+
+
+def test_our_decoding_matches_facexlibs_on_real_photos(detector, astronaut, grace_hopper, two_faces, no_face):
+    """The anchors and decoding written here (cached per size) give facexlib's detect_faces results."""
+    import torch
+
+    sizes = [(512, 512), (1024, 1024), (333, 517)]  # square, large, odd sides (anchor grids round up)
+    photos = [cv2.resize(astronaut, size) for size in sizes] + [grace_hopper, two_faces, no_face]
+    for photo in photos:
+        with torch.inference_mode():
+            ours = detector._run_network(photo)
+            bgr = np.ascontiguousarray(photo[..., ::-1])
+            theirs = detector.model.detect_faces(bgr, conf_threshold=detector.threshold, use_origin_size=True)
+        theirs = np.asarray(theirs, np.float64).reshape(-1, 15)
+        assert ours.shape == theirs.shape
+        assert np.abs(ours - theirs).max(initial=0) < 1e-3  # pixels and score
+    assert len(detector._run_network(two_faces)) == 2
