@@ -176,7 +176,8 @@ class RetinaFaceDetector:
         """``N 15`` rows (box x0 y0 x1 y1, score, five landmarks x y) in ``rgb``'s pixels, best first."""
         height, width = rgb.shape[:2]
         # the network was trained on BGR with the ImageNet-Caffe channel means subtracted
-        bgr = torch.from_numpy(np.ascontiguousarray(rgb[..., ::-1])).to(self.device, torch.float32)
+        bgr = torch.from_numpy(cv2.cvtColor(np.ascontiguousarray(rgb), cv2.COLOR_RGB2BGR)).to(self.device)
+        # uint8 − float32 is float32, in one pass; H W C permuted to 1 C H W is already channels-last
         x = (bgr - _BGR_MEAN.to(self.device)).permute(2, 0, 1)[None].contiguous(memory_format=torch.channels_last)
         loc, conf, landmarks = self.model(x)
         cfg = self.model.cfg
