@@ -17,7 +17,8 @@ At the K given to --ablation-shots (default 5), GPD is also trained with one par
 teacher data: ``gpd_no_teacher`` (teacher term off), ``gpd_no_disc`` (no patch discriminator: neither its
 adversarial nor its feature-matching term), ``gpd_no_confidence`` (c ≡ 1).
 Seeds given to --target-only-seeds train only the target comparison (``anchors_only`` against ``gpd``): the
-way to size a run for 2 cores, with every setting on one seed and the comparison on three.
+way to size a run for 2 cores, with every setting on one seed and the comparison on three. --only trains
+just the settings named (e.g. ``--only anchors_only gpd ceiling`` for a longer-step check of the headroom).
 
 The teacher data come from ``gpdface.train.gpd.gpd_teacher_data`` — the function ``gpdface finetune``
 runs — with the K pairs as ``--pairs`` anchors (their photos projected into the teacher) and the face bank
@@ -84,14 +85,14 @@ def main() -> None:
         "seeds": args.seeds, "steps": args.steps, "adapt_steps": args.adapt_steps,
         "projection_steps": args.projection_steps, "encoder_steps": args.encoder_steps,
         "photos_limit": args.photos_limit, "ablation_shots": args.ablation_shots,
-        "target_only_seeds": args.target_only_seeds,
+        "target_only_seeds": args.target_only_seeds, "only": args.only,
         "protocol": "grey, photo frame (grey photo outside the crop); SSIM Gaussian σ 1.5; FSIM piq; "
         "rank-1 sketch → photo, dlib ResNet descriptor",
         "machine": f"{platform.machine()}, {torch.get_num_threads()} threads, torch {torch.__version__}",
     }  # fmt: skip
     # Seeds outermost: a run cut short still holds every K for the seeds it finished.
     for seed in args.seeds:
-        if seed not in args.target_only_seeds:
+        if seed not in args.target_only_seeds and bench.wanted("ceiling"):
             bench.train_ceiling(seed)
         for k in args.shots:
             bench.run(k, seed)
@@ -122,6 +123,9 @@ def parse_args() -> argparse.Namespace:
         "--target-only-seeds", type=int, nargs="*", default=[],
         help="seeds that train only anchors_only and gpd (the target comparison), to size a run",
     )  # fmt: skip
+    parser.add_argument(
+        "--only", nargs="*", default=[], choices=SETTINGS + ABLATIONS, help="train only these settings (default: all)"
+    )
     parser.add_argument("--quick", action="store_true", help="tiny step counts, one K and seed: a smoke test")
     parser.add_argument("--work", type=Path, default=Path("runs/quality"))
     parser.add_argument("--grid-dir", type=Path, default=None)
@@ -185,20 +189,21 @@ class Bench:
         train = lambda name, config, teacher_data=None: self._timed(  # noqa: E731
             name, distill_student, anchors, config, run / name, self.device, teacher_data=teacher_data
         )
-        models = {"anchors_only": train("anchors_only", base), "gpd": train("gpd", base, data)}
-        if seed in self.args.target_only_seeds:
-            self._record(k, seed, models, with_ceiling=False)
-            return
-        models["plain_distill"] = train("plain_distill", base.with_weights({"relative": 0.0}), data.uniform())
-        if k in self.args.ablation_shots:
-            models |= {
-                "gpd_no_teacher": train("gpd_no_teacher", base.with_weights({"teacher": 0.0}), data),
-                "gpd_no_disc": train(
-                    "gpd_no_disc", base.with_weights({"adversarial": 0.0, "feature_matching": 0.0}), data
-                ),
-                "gpd_no_confidence": train("gpd_no_confidence", base, data.uniform()),
-            }
-        self._record(k, seed, models, with_ceiling=True)
+        plans = {"anchors_only": (base, None), "gpd": (base, data)}
+        if seed not in self.args.target_only_seeds:
+            plans["plain_distill"] = (base.with_weights({"relative": 0.0}), data.uniform())
+            if k in self.args.ablation_shots:
+                plans |= {
+                    "gpd_no_teacher": (base.with_weights({"teacher": 0.0}), data),
+                    "gpd_no_disc": (base.with_weights({"adversarial": 0.0, "feature_matching": 0.0}), data),
+                    "gpd_no_confidence": (base, data.uniform()),
+                }
+        models = {name: train(name, *plan) for name, plan in plans.items() if self.wanted(name)}
+        with_ceiling = seed not in self.args.target_only_seeds and self.wanted("ceiling")
+        self._record(k, seed, models, with_ceiling=with_ceiling)
+
+    def wanted(self, setting: str) -> bool:
+        return not self.args.only or setting in self.args.only
 
     def _record(self, k: int, seed: int, models: dict, with_ceiling: bool) -> None:
         measured = {name: self._timed("evaluation", self.score, model) for name, model in models.items()}
