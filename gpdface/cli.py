@@ -533,13 +533,26 @@ def export_onnx(
         Path | None, typer.Option("-o", "--out", help="The .onnx file (default: <style>.onnx).")
     ] = None,
     overwrite: Annotated[bool, typer.Option(help="Replace an existing file.")] = False,
+    detector: Annotated[
+        bool, typer.Option("--detector", help="Export the face detector (RetinaFace) instead of a student.")
+    ] = False,
 ) -> None:
-    """Export the style's student to ONNX (dynamic batch and size), checked against PyTorch to 1e-3."""
+    """Export the style's student (or the face detector) to ONNX, checked against PyTorch to 1e-3."""
 
     def body() -> None:
-        from .onnx_export import export_student_onnx
+        from .onnx_export import export_detector_onnx, export_student_onnx
         from .style import load_style
 
+        if detector:
+            target = out_file or Path("retinaface.onnx")
+            if target.exists() and not overwrite:
+                raise UsageError(f"{target} exists; pass --overwrite to replace it")
+            export_detector_onnx(target)
+            out.print(
+                f"the face detector written to {target} (input 'image': 1×3×H×W BGR minus the means 104, 117, "
+                "123; outputs 'boxes', 'scores', 'landmarks' against RetinaFace's anchors)"
+            )
+            return
         loaded = load_style(style)
         target = out_file or Path(f"{loaded.name}.onnx")
         if target.exists() and not overwrite:

@@ -67,3 +67,31 @@ def test_export_command_and_backend_flag(tmp_path, with_detector):
     assert again.exit_code == 2 and "--overwrite" in again.stderr
     bad = runner.invoke(app, ["translate", str(target), "--backend", "tensorrt"])
     assert bad.exit_code == 2 and "--backend must be one of torch, onnxruntime" in bad.stderr
+
+
+@pytest.mark.slow
+def test_the_exported_detector_finds_what_the_pytorch_one_finds(tmp_path, with_detector, astronaut, grace_hopper):
+    """The command's file, run in ONNX Runtime and decoded with gpdface's anchors, gives the same faces."""
+    import cv2
+
+    from gpdface.face.detect import _BGR_MEAN, RetinaFaceDetector, _anchors, _decode, _frozen
+
+    target = tmp_path / "retinaface.onnx"
+    result = CliRunner().invoke(app, ["export", "onnx", "--detector", "-o", str(target)])
+    assert result.exit_code == 0, result.output
+    assert "'boxes', 'scores', 'landmarks'" in result.stdout
+    detector = RetinaFaceDetector()
+    session = ort_session(target, "cpu")
+    cfg = detector.model.cfg
+    for photo in (astronaut, cv2.resize(grace_hopper, (217, 301))):  # the graph's height and width are dynamic
+        height, width = photo.shape[:2]
+        x = torch.from_numpy(cv2.cvtColor(photo, cv2.COLOR_RGB2BGR)) - _BGR_MEAN
+        boxes, scores, landmarks = session.run(None, {"image": x.permute(2, 0, 1)[None].contiguous().numpy()})
+        anchors = _anchors(height, width, _frozen(cfg["min_sizes"]), tuple(cfg["steps"]))
+        rows = _decode(
+            torch.from_numpy(boxes[0]), torch.from_numpy(scores[0, :, 1]), torch.from_numpy(landmarks[0]),
+            anchors, cfg["variance"], (width, height), detector.threshold,
+        )  # fmt: skip
+        expected = detector._run_network(photo)
+        assert rows.shape == expected.shape and len(rows) >= 1
+        assert np.abs(rows - expected).max() < 1e-2
