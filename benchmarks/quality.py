@@ -15,7 +15,8 @@ discriminator) and step count:
 4. ``ceiling``       — all training pairs, no teacher (once per seed).
 At the K given to --ablation-shots (default 5), GPD is also trained with one part left out, on the same
 teacher data: ``gpd_no_teacher`` (teacher term off), ``gpd_no_disc`` (no patch discriminator: neither its
-adversarial nor its feature-matching term), ``gpd_no_confidence`` (c ≡ 1).
+adversarial nor its feature-matching term), ``gpd_no_confidence`` (c ≡ 1), ``gpd_no_photo_fakes`` (the
+patch discriminator sees the anchors' drawings only, not the face bank's).
 Seeds given to --target-only-seeds train only the target comparison (``anchors_only`` against ``gpd``): the
 way to size a run for 2 cores, with every setting on one seed and the comparison on three. --only trains
 just the settings named (e.g. ``--only anchors_only gpd ceiling`` for a longer-step check of the headroom).
@@ -62,7 +63,7 @@ from gpdface.train.teachers.registry import DEFAULT_TEACHER
 from gpdface.train.visual import save_grid
 
 SETTINGS = ("anchors_only", "plain_distill", "gpd", "ceiling")
-ABLATIONS = ("gpd_no_teacher", "gpd_no_disc", "gpd_no_confidence")
+ABLATIONS = ("gpd_no_teacher", "gpd_no_disc", "gpd_no_confidence", "gpd_no_photo_fakes")
 METRICS = ("ssim", "fsim", "rank1")
 SIZE = 256
 
@@ -197,6 +198,7 @@ class Bench:
                     "gpd_no_teacher": (base.with_weights({"teacher": 0.0}), data),
                     "gpd_no_disc": (base.with_weights({"adversarial": 0.0, "feature_matching": 0.0}), data),
                     "gpd_no_confidence": (base, data.uniform()),
+                    "gpd_no_photo_fakes": (replace(base, photo_fakes=False), data),
                 }
         models = {name: train(name, *plan) for name, plan in plans.items() if self.wanted(name)}
         with_ceiling = seed not in self.args.target_only_seeds and self.wanted("ceiling")

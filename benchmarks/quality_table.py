@@ -16,6 +16,7 @@ LABELS = {
     "gpd_no_teacher": "GPD without the teacher term",
     "gpd_no_disc": "GPD without the patch discriminator",
     "gpd_no_confidence": "GPD with c ≡ 1",
+    "gpd_no_photo_fakes": "GPD, face-bank drawings not shown to the discriminator",
     "ceiling": "all training pairs (ceiling)",
 }
 FLOORS = {"ssim": "grey photo (floor)", "fsim": "grey photo (floor)", "rank1": "the artists' own sketches"}

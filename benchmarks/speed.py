@@ -28,6 +28,7 @@ from emit import emit
 
 from gpdface.imageio import read_image, write_image
 from gpdface.nets import StudentConfig, StudentNet, count_flops
+from gpdface.nets.fuse import fold_batchnorm
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -66,8 +67,9 @@ def machine_limit(device: torch.device, dtype: torch.dtype, repeats: int) -> dic
 
 
 def student_figures(model: StudentNet, device, dtype, repeats: int, sizes, batches) -> list[dict]:
+    """The student as ``Translator`` runs it: batch norm folded, channels-last (``fold_batchnorm``)."""
     rows = []
-    model = model.to(device, dtype).to(memory_format=torch.channels_last).eval()
+    model = fold_batchnorm(model).to(device, dtype, memory_format=torch.channels_last)
     for size in sizes:
         flops = count_flops(model.float(), size)
         model = model.to(dtype)

@@ -69,6 +69,9 @@ class DistillConfig:
             targets unchanged: 0 keeps the drawing's tone following the photo's (pencil, painted styles);
             ink and line-art styles, whose skin is paper-white on every person, set it so that darker skin
             (the face bank has little) is not drawn as a black blot.
+        photo_fakes: the face bank's drawings are shown to the patch discriminator as fakes beside the
+            anchors' (so the exemplars' texture is asked of them too); False leaves their drawing to the
+            teacher and relative terms and to what the student learns from the anchors.
         ema_half_life: half-life, in steps, of the exported moving average of the weights.
         augment: random geometry and photometric jitter; None for none.
         checkpoint_every: steps between checkpoints.
@@ -87,6 +90,7 @@ class DistillConfig:
     teacher_batch_size: int = 8
     relative_lowpass: int = 4
     photo_tone: float = 0.0
+    photo_fakes: bool = True
     ema_half_life: float = 200.0
     augment: Augment | None = field(default_factory=Augment)
     checkpoint_every: int = 100
@@ -205,7 +209,8 @@ def distill_student(
         loss, values, photo_drawings = torch.zeros((), device=device), {}, None
         if terms is not None:
             loss, values, photo_drawings = terms.loss(model)
-        objective_loss, objective_values = objective(x, y, model(x), extra_fakes=photo_drawings)
+        extra_fakes = photo_drawings if config.photo_fakes else None
+        objective_loss, objective_values = objective(x, y, model(x), extra_fakes=extra_fakes)
         loss = loss + objective_loss
         values = objective_values | values
         optimizer.zero_grad(set_to_none=True)

@@ -3,6 +3,7 @@ the photo terms of distillation — with tiny step counts."""
 
 import copy
 import json
+from dataclasses import replace
 
 import cv2
 import numpy as np
@@ -128,7 +129,7 @@ def test_adaptation_keeps_the_best_correspondence_and_stops_when_it_falls(teache
     assert state["stopped_at"] is None and state["best_step"] is None and never is not None
 
 
-def test_two_scale_distillation_runs_every_term(teacher, photos, tmp_path):
+def test_two_scale_distillation_runs_every_term(teacher, photos, tmp_path, monkeypatch):
     encoder = train_encoder(teacher, EncoderConfig(steps=3, batch_size=8), tmp_path / "enc")
     frame = FrameMap.between(FFHQ_256, 256, teacher.template, 64)
     anchors_latents = teacher.sample_latents(2, torch.Generator().manual_seed(1))
@@ -142,6 +143,20 @@ def test_two_scale_distillation_runs_every_term(teacher, photos, tmp_path):
     distill_student(pairs, config, tmp_path / "run", torch.device("cpu"), teacher_data=data,
                     on_step=lambda step, values: seen.append(values))  # fmt: skip
     assert set(seen[-1]) >= {"teacher", "relative", "lowpass_l1", "adversarial", "feature_matching", "disc"}
+
+    from gpdface.train.objective import StudentObjective
+
+    shown, call = [], StudentObjective.__call__
+
+    def spy(self, x, y, fake, extra_fakes=None):
+        shown.append(None if extra_fakes is None else extra_fakes.shape[0])
+        return call(self, x, y, fake, extra_fakes=extra_fakes)
+
+    monkeypatch.setattr(StudentObjective, "__call__", spy)
+    distill_student(pairs, config, tmp_path / "shown", torch.device("cpu"), teacher_data=data)
+    hidden = replace(config, photo_fakes=False)
+    distill_student(pairs, hidden, tmp_path / "hidden", torch.device("cpu"), teacher_data=data)
+    assert shown == [2, 2, None, None]  # the face bank's drawings as fakes, then not
     with pytest.raises(ValueError, match="unconditional"):
         conditional = DistillConfig(steps=1, batch_size=1)
         distill_student(pairs, conditional, tmp_path / "c", torch.device("cpu"), teacher_data=data)
@@ -168,8 +183,6 @@ def test_ink_styles_see_the_face_bank_through_random_tone_curves(teacher, photos
 
 
 def test_the_shared_encoder_folder_follows_the_teacher_and_the_config(teacher, tmp_path):
-    from dataclasses import replace
-
     from gpdface.train.gpd import shared_encoder_dir
 
     config = EncoderConfig()
