@@ -34,7 +34,7 @@ def test_quality_benchmark_quick(with_detector, tmp_path):
     report = json.loads(out.read_text())
     assert report["complete"] is True and report["resolution"] == 256 and report["teacher"] == "lfw64"
     settings = {"anchors_only", "plain_distill", "gpd", "ceiling"}
-    ablations = {"gpd_no_teacher", "gpd_no_disc", "gpd_no_confidence"}
+    ablations = {"gpd_no_teacher", "gpd_no_disc", "gpd_no_confidence", "gpd_no_photo_fakes"}
     metrics = {"ssim", "fsim"} | ({"rank1"} if "rank1" in report["floor"] else set())
     assert set(report["results"]) == metrics
     for metric in metrics:
@@ -48,6 +48,7 @@ def test_quality_benchmark_quick(with_detector, tmp_path):
     table = subprocess.run([sys.executable, str(REPO / "benchmarks" / "quality_table.py"), str(out)], text=True,
                            capture_output=True, check=True).stdout  # fmt: skip
     assert "two-scale GPD" in table and "GPD without the patch discriminator" in table
+    assert "face-bank drawings not shown to the discriminator" in table
 
 
 def test_frame_oracle_benchmark_scores_finer_frames_higher(with_detector, tmp_path):
