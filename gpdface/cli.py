@@ -259,7 +259,7 @@ def _translate(
     detector: str,
     overwrite: bool,
     as_json: bool,
-    video: _VideoOptions | None = None,
+    video: _VideoOptions,
     backend: str = "torch",
 ) -> int:
     from .translator import BACKENDS, Translator
@@ -294,7 +294,6 @@ def _translate(
     run = _Run(translator, out_arg, many, overwrite, aligned)
     videos = [p for p in sources if p.suffix.lower() in VIDEO_SUFFIXES]
     images = [p for p in sources if p.suffix.lower() not in VIDEO_SUFFIXES]
-    video = video or _VideoOptions()
     if (video.start or video.duration is not None) and not videos:
         raise UsageError("--start and --duration cut videos; none of the inputs is one")
     if video.detect_every < 1:
@@ -374,9 +373,9 @@ def _warn_about_image(source: Path, target: Path, result, aligned: bool) -> None
 class _VideoOptions:
     """What ``translate`` does with videos: the part to translate, how often whole frames are searched."""
 
-    start: float = 0.0
-    duration: float | None = None
-    detect_every: int = 10
+    start: float
+    duration: float | None
+    detect_every: int
 
 
 def _translate_one_video(run: _Run, source: Path, video: _VideoOptions, as_json: bool) -> None:

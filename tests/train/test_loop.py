@@ -50,30 +50,28 @@ def test_a_stop_ends_the_run_with_samples_and_a_checkpoint_at_that_step():
     assert max(e[1] for e in events if e[0] == "step") == 3
 
 
+def _parts(model, optimizer, sampler, rng):
+    return {
+        "model": module_part(model),
+        "optimizer": module_part(optimizer),
+        "sampler": generator_part(sampler),
+        "rng": numpy_rng_part(rng),
+    }
+
+
 def test_training_state_round_trip_restores_every_part(tmp_path):
     model = torch.nn.Linear(3, 2)
     optimizer = torch.optim.Adam(model.parameters(), lr=0.1)
     model(torch.ones(1, 3)).sum().backward()
     optimizer.step()
     sampler, rng = torch.Generator().manual_seed(1), np.random.default_rng(2)
-    parts = {
-        "model": module_part(model),
-        "optimizer": module_part(optimizer),
-        "sampler": generator_part(sampler),
-        "rng": numpy_rng_part(rng),
-    }
-    save_training_state(tmp_path / "run.ckpt", 7, parts, note="kept")
+    save_training_state(tmp_path / "run.ckpt", 7, _parts(model, optimizer, sampler, rng), note="kept")
     expected = (model.weight.detach().clone(), torch.rand(3, generator=sampler), rng.random(3), torch.rand(2))
 
     fresh = torch.nn.Linear(3, 2)
     fresh_optimizer = torch.optim.Adam(fresh.parameters(), lr=0.1)
     fresh_sampler, fresh_rng = torch.Generator().manual_seed(99), np.random.default_rng(99)
-    fresh_parts = {
-        "model": module_part(fresh),
-        "optimizer": module_part(fresh_optimizer),
-        "sampler": generator_part(fresh_sampler),
-        "rng": numpy_rng_part(fresh_rng),
-    }
+    fresh_parts = _parts(fresh, fresh_optimizer, fresh_sampler, fresh_rng)
     state = load_training_state(tmp_path / "run.ckpt", "test checkpoint", fresh_parts)
     assert state["step"] == 7 and state["note"] == "kept"
     assert torch.equal(fresh.weight, expected[0])
