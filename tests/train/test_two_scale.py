@@ -162,6 +162,36 @@ def test_two_scale_distillation_runs_every_term(teacher, photos, tmp_path, monke
         distill_student(pairs, conditional, tmp_path / "c", torch.device("cpu"), teacher_data=data)
 
 
+def test_anchors_and_face_bank_photos_share_every_batch_norm_pass(teacher, photos, tmp_path, monkeypatch):
+    """Each step draws the anchors, the face bank's photos and the relative term's anchor windows in one
+    forward pass, and the exported statistics are measured on that same mixture: drawn apart, the exported
+    student normalised anchor-like photos by the face bank's statistics (README, *Few-shot quality*)."""
+    from gpdface.nets.student import StudentNet
+
+    encoder = train_encoder(teacher, EncoderConfig(steps=2, batch_size=8), tmp_path / "enc")
+    frame = FrameMap.between(FFHQ_256, 256, teacher.template, 64)
+    data = build_photo_targets(teacher, teacher, encoder, photos, teacher.sample_latents(2), frame)
+    identity = np.array([[1.0, 0, 0], [0, 1.0, 0]])
+    pairs = AlignedPairs(["a", "b"], list(photos[:2]), list(photos[:2]), [identity] * 2, 256)
+    sizes, forward = [], StudentNet.forward
+
+    def spy(self, x):
+        if self.training:
+            sizes.append(tuple(x.shape))
+        return forward(self, x)
+
+    monkeypatch.setattr(StudentNet, "forward", spy)
+    unconditional = ObjectiveConfig(conditional=False, disc_width=8)
+    config = DistillConfig(steps=2, batch_size=2, teacher_batch_size=3, window=64, objective=unconditional)
+    distill_student(pairs, config, tmp_path / "run", torch.device("cpu"), teacher_data=data)
+    # 2 anchors + 3 photos + their 3 nearest anchors, in one pass, in training and in the recalibration
+    assert len(sizes) > 2 and set(sizes) == {(8, 3, 64, 64)}
+    sizes.clear()
+    no_relative = replace(config.with_weights({"relative": 0.0}), window=66)  # → 64: whole teacher pixels
+    distill_student(pairs, no_relative, tmp_path / "run2", torch.device("cpu"), teacher_data=data)
+    assert len(sizes) > 2 and set(sizes) == {(5, 3, 64, 64)}  # the anchors' windows cut to the photos'
+
+
 def test_ink_styles_see_the_face_bank_through_random_tone_curves(teacher, photos, tmp_path):
     """--tone ignore: the student sees each photo darkened or lightened, its target unchanged, so darker skin
     is drawn as the paper-white skin of the exemplars; at 0 (--tone follow) the photos pass untouched."""
