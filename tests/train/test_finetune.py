@@ -276,4 +276,26 @@ def test_a_failed_export_keeps_the_earlier_style_and_leaves_nothing_partial(tmp_
 
 def test_finetune_help_says_how_long_it_takes():
     help_text = " ".join(CliRunner().invoke(app, ["finetune", "--help"]).stdout.split())
-    assert "Time on 2 CPU cores" in help_text and "--steps 300, about 8–9 min" in help_text
+    assert "Time on 2 CPU cores at the defaults (--shots, 300 steps): about 9 min" in help_text
+
+
+def test_finetune_command_line_defaults_are_the_requests_defaults():
+    """The CLI writes its defaults out (it starts without importing torch); they must not drift from the
+    request's, which the library and the benchmarks use."""
+    import dataclasses
+
+    import typer.main
+
+    from gpdface.train.pipeline import FinetuneRequest
+
+    command = typer.main.get_command(app).commands["finetune"]
+    cli_defaults = {param.name: param.default for param in command.params}
+    request_defaults = {
+        field.name: field.default
+        for field in dataclasses.fields(FinetuneRequest)
+        if field.name in cli_defaults and field.default is not dataclasses.MISSING
+    }
+    assert {"steps", "adapt_steps", "projection_steps", "encoder_steps", "photos_limit", "teacher"} <= set(
+        request_defaults
+    )
+    assert request_defaults == {name: cli_defaults[name] for name in request_defaults}
