@@ -28,7 +28,8 @@ given by --photos; one encoder serves every K and seed (it depends on the teache
 Scores on the test pairs (the development splits) with the field's protocol — the drawing pasted back into
 the photo's 200×250 frame, the grey photo outside the crop, both grey; SSIM (Gaussian σ 1.5, population
 covariance) and FSIM (piq) — and identity rank-1 (sketch → photo, dlib's descriptor; dev extra), each next
-to the grey-photo floor (for identity: the artists' own sketches). Mean ± std over seeds. The JSON is
+to the grey-photo floor (for identity: the artists' own sketches). Mean ± std over seeds, and each
+seed's score (``by_seed``: runs on other seeds can be pooled). The JSON is
 rewritten after every K and seed (``"complete": false`` until the end); --grid-dir saves picture grids;
 ``python benchmarks/quality_table.py FILE`` prints the tables.
 """
@@ -167,7 +168,8 @@ class Bench:
             encoder=replace(EncoderConfig(), steps=args.encoder_steps),
         )
         names = SETTINGS + (ABLATIONS if args.ablation_shots else ())
-        self.scores: dict[str, dict[str, dict[int, list[float]]]] = {m: {s: {} for s in names} for m in METRICS}
+        # metric → setting → K → seed → score (per seed, so that later runs on other seeds can be pooled)
+        self.scores: dict[str, dict[str, dict[int, dict[int, float]]]] = {m: {s: {} for s in names} for m in METRICS}
         self.seconds = dict.fromkeys(("teacher_data", *names, "evaluation"), 0.0)
         self.ceiling = self.ceiling_scores = None
 
@@ -214,7 +216,7 @@ class Bench:
             models = {**models, "ceiling": self.ceiling}
         for setting, values in measured.items():
             for metric, value in values.items():
-                self.scores[metric][setting].setdefault(k, []).append(value)
+                self.scores[metric][setting].setdefault(k, {})[seed] = value
         if self.args.grid_dir is not None:
             write_grid(self.args.grid_dir / f"k{k}_seed{seed}.png", models, self.test)
 
@@ -242,8 +244,14 @@ class Bench:
         return result
 
 
-def summary(values: list[float]) -> dict:
-    return {"mean": statistics.fmean(values), "std": statistics.pstdev(values), "runs": len(values)}
+def summary(by_seed: dict[int, float]) -> dict:
+    values = list(by_seed.values())
+    return {
+        "mean": statistics.fmean(values),
+        "std": statistics.pstdev(values),
+        "runs": len(values),
+        "by_seed": {str(seed): value for seed, value in by_seed.items()},
+    }
 
 
 def write_grid(path: Path, models: dict, test: AlignedPairs, count: int = 6) -> None:

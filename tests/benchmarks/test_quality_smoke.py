@@ -41,6 +41,7 @@ def test_quality_benchmark_quick(with_detector, tmp_path):
         assert set(report["results"][metric]) == settings | ablations
         for setting in report["results"][metric].values():
             assert -1 <= setting["2"]["mean"] <= 1 and setting["2"]["runs"] == 1
+            assert setting["2"]["by_seed"] == {"0": setting["2"]["mean"]}  # poolable with other runs
         assert 0 <= report["floor"][metric] <= 1
     assert report["test_pairs"] == 3 and report["face_bank"] >= 50
     assert report["seconds_by_setting"]["gpd"] > 0 and report["seconds_by_setting"]["gpd_no_disc"] > 0
