@@ -22,7 +22,7 @@ def main() -> None:
     parser.add_argument("name", help="name of the new style")
     parser.add_argument("photo", type=Path, help="a photo to try the style on")
     parser.add_argument("--photos", type=Path, required=True, help="folder of real face photos (the face bank)")
-    parser.add_argument("--steps", type=int, default=1000)
+    parser.add_argument("--steps", type=int, default=FinetuneRequest.steps, help="distillation steps")
     parser.add_argument("--resume", action="store_true")
     args = parser.parse_args()
 

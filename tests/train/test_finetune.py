@@ -1,10 +1,12 @@
 """Student training on pairs: data layout, interrupt + resume, and `gpdface finetune` end to end."""
 
+import dataclasses
 import json
 import shutil
 
 import pytest
 import torch
+import typer.main
 from typer.testing import CliRunner
 
 from conftest import asset
@@ -14,6 +16,7 @@ from gpdface.face.align import template_for
 from gpdface.nets import StudentConfig
 from gpdface.train.data import align_pairs, find_pairs
 from gpdface.train.distill import CHECKPOINT, DistillConfig, distill_student
+from gpdface.train.pipeline import FinetuneRequest
 
 TINY = StudentConfig(resolution=64, channels=(8, 16), res_blocks=1)
 
@@ -282,12 +285,6 @@ def test_finetune_help_says_how_long_it_takes():
 def test_finetune_command_line_defaults_are_the_requests_defaults():
     """The CLI writes its defaults out (it starts without importing torch); they must not drift from the
     request's, which the library and the benchmarks use."""
-    import dataclasses
-
-    import typer.main
-
-    from gpdface.train.pipeline import FinetuneRequest
-
     command = typer.main.get_command(app).commands["finetune"]
     cli_defaults = {param.name: param.default for param in command.params}
     request_defaults = {
