@@ -48,6 +48,7 @@ import numpy as np
 import torch
 from emit import emit
 
+from gpdface.cli import parse_loss_weights
 from gpdface.face.align import template_for
 from gpdface.face.detect import RetinaFaceDetector
 from gpdface.train.data import AlignedPairs, align_pairs, find_pairs
@@ -87,7 +88,7 @@ def main() -> None:
         "seeds": args.seeds, "steps": args.steps, "adapt_steps": args.adapt_steps,
         "projection_steps": args.projection_steps, "encoder_steps": args.encoder_steps,
         "photos_limit": args.photos_limit, "ablation_shots": args.ablation_shots,
-        "target_only_seeds": args.target_only_seeds, "only": args.only,
+        "target_only_seeds": args.target_only_seeds, "only": args.only, "loss": args.loss,
         "protocol": "grey, photo frame (grey photo outside the crop); SSIM Gaussian σ 1.5; FSIM piq; "
         "rank-1 sketch → photo, dlib ResNet descriptor",
         "machine": f"{platform.machine()}, {torch.get_num_threads()} threads, torch {torch.__version__}",
@@ -128,11 +129,16 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument(
         "--only", nargs="*", default=[], choices=SETTINGS + ABLATIONS, help="train only these settings (default: all)"
     )
+    parser.add_argument(
+        "--loss", action="append", default=[], metavar="NAME=WEIGHT",
+        help="a loss term's weight for every setting, as finetune --loss (repeatable)",
+    )  # fmt: skip
     parser.add_argument("--quick", action="store_true", help="tiny step counts, one K and seed: a smoke test")
     parser.add_argument("--work", type=Path, default=Path("runs/quality"))
     parser.add_argument("--grid-dir", type=Path, default=None)
     parser.add_argument("--out", type=Path, default=None, help="JSON, rewritten after every K and seed")
     args = parser.parse_args()
+    args.loss = parse_loss_weights(args.loss)
     if args.quick:
         args.shots, args.seeds = args.shots[:1], args.seeds[:1]
         args.steps, args.adapt_steps, args.projection_steps, args.encoder_steps = 3, 2, 3, 4
@@ -161,7 +167,7 @@ class Bench:
         self.base = DistillConfig(
             steps=args.steps, objective=ObjectiveConfig(conditional=False), checkpoint_every=10**9,
             sample_every=10**9,
-        )  # fmt: skip
+        ).with_weights(args.loss)  # fmt: skip
         self.settings = GPDSettings(
             projection_steps=args.projection_steps,
             adapt=replace(GPDSettings().adapt, steps=args.adapt_steps),

@@ -687,7 +687,7 @@ def finetune(
         typer.Option(
             "--loss",
             help="NAME=WEIGHT: set a loss term's weight, 0 switches it off (repeatable); terms: lowpass_l1, ssim, "
-            "adversarial, feature_matching, teacher, relative.",
+            "adversarial, feature_matching, teacher (default 10 with --shots, 1 with --pairs), relative.",
         ),
     ] = None,
     device: Annotated[str, typer.Option(help="auto, cpu or cuda.")] = "auto",
@@ -756,7 +756,7 @@ def finetune(
             encoder_steps=encoder_steps,
             batch_size=batch_size,
             lr=lr,
-            weights=_parse_weights(loss or []),
+            weights=parse_loss_weights(loss or []),
             device=device,
             seed=seed,
             resume=resume,
@@ -789,8 +789,9 @@ def finetune(
     guarded(body)
 
 
-def _parse_weights(items: list[str]) -> dict[str, float]:
-    """``["adversarial=0", "lowpass_l1=5"]`` → ``{"adversarial": 0.0, "lowpass_l1": 5.0}``."""
+def parse_loss_weights(items: list[str]) -> dict[str, float]:
+    """``["adversarial=0", "lowpass_l1=5"]`` → ``{"adversarial": 0.0, "lowpass_l1": 5.0}`` (``--loss``; the
+    quality benchmark parses its own ``--loss`` with it too)."""
     weights = {}
     for item in items:
         name, sep, value = item.partition("=")

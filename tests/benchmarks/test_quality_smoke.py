@@ -27,12 +27,14 @@ def test_quality_benchmark_quick(with_detector, tmp_path):
     args = [
         sys.executable, str(REPO / "benchmarks" / "quality.py"), "--train", str(train), "--test", str(test),
         "--photos", str(asset("faces/lfw-deepfunneled")), "--quick", "--shots", "2", "--ablation-shots", "2",
+        "--loss", "teacher=3",
         "--work", str(tmp_path / "work"), "--grid-dir", str(tmp_path / "grids"), "--out", str(out),
     ]  # fmt: skip
     done = subprocess.run(args, capture_output=True, text=True, env=os.environ, timeout=900)
     assert done.returncode == 0, done.stderr[-2000:]
     report = json.loads(out.read_text())
     assert report["complete"] is True and report["resolution"] == 256 and report["teacher"] == "lfw64"
+    assert report["loss"] == {"teacher": 3.0}
     settings = {"anchors_only", "plain_distill", "gpd", "ceiling"}
     ablations = {"gpd_no_teacher", "gpd_no_disc", "gpd_no_confidence", "gpd_no_photo_fakes"}
     metrics = {"ssim", "fsim"} | ({"rank1"} if "rank1" in report["floor"] else set())
