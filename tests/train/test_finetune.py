@@ -16,7 +16,7 @@ from gpdface.face.align import template_for
 from gpdface.nets import StudentConfig
 from gpdface.train.data import align_pairs, find_pairs
 from gpdface.train.distill import CHECKPOINT, DistillConfig, distill_student
-from gpdface.train.pipeline import FinetuneRequest
+from gpdface.train.pipeline import SHOTS_TEACHER_WEIGHT, FinetuneRequest, distill_config
 
 TINY = StudentConfig(resolution=64, channels=(8, 16), res_blocks=1)
 
@@ -151,6 +151,7 @@ def test_finetune_from_five_shots_at_256_px_with_a_64_px_teacher(with_detector, 
     style = load_style("s5")
     assert style.info.crop_size == 256 and style.info.provenance["teacher"] == "dcgan64"  # 256 px, a 64 px teacher
     assert style.info.provenance["shots"] == 5 and style.info.provenance["steps"]["photos"] >= 50
+    assert style.info.provenance["terms"]["teacher"] == SHOTS_TEACHER_WEIGHT
     stamp = (run / "anchors.safetensors").stat().st_mtime_ns
     longer = [("8" if a == "4" and args[i - 1] == "--steps" else a) for i, a in enumerate(args)]
     more = runner.invoke(app, [*longer, "--resume"])  # 8 distillation steps now
@@ -296,3 +297,24 @@ def test_finetune_command_line_defaults_are_the_requests_defaults():
         request_defaults
     )
     assert request_defaults == {name: cli_defaults[name] for name in request_defaults}
+
+
+def test_shots_weigh_the_teacher_term_more_unless_loss_says_otherwise(tmp_path):
+    """With --shots the face bank's teacher targets are the only real photos the student sees (the anchors'
+    sources are projections), so their term weighs SHOTS_TEACHER_WEIGHT; --pairs keeps the library's weight,
+    and --loss teacher=… wins over both."""
+    shots = FinetuneRequest(name="s", shots_dir=tmp_path, crop_size=128)
+    pairs = FinetuneRequest(name="p", pair_dirs=[tmp_path])
+    assert DistillConfig.teacher_weight < SHOTS_TEACHER_WEIGHT
+    assert distill_config(shots, with_teacher=True).teacher_weight == SHOTS_TEACHER_WEIGHT
+    assert distill_config(pairs, with_teacher=True).teacher_weight == DistillConfig.teacher_weight
+    overridden = dataclasses.replace(shots, weights={"teacher": 2.0})
+    assert distill_config(overridden, with_teacher=True).teacher_weight == 2.0
+    plain = distill_config(pairs, with_teacher=False)
+    assert plain.objective.conditional and not distill_config(pairs, with_teacher=True).objective.conditional
+    assert plain.term_weights(with_teacher=False) == DistillConfig().term_weights(with_teacher=False)
+    assert distill_config(shots, with_teacher=True).student.resolution == 128
+    help_text = " ".join(CliRunner().invoke(app, ["finetune", "--help"]).stdout.split())
+    # the CLI writes the weights out (it starts without importing torch): they must say what runs
+    said = f"teacher (default {SHOTS_TEACHER_WEIGHT:g} with --shots, {DistillConfig.teacher_weight:g} with --pairs)"
+    assert said in help_text
