@@ -237,6 +237,7 @@ class Bench:
         return {
             "train_pairs": len(self.train), "test_pairs": len(self.test), "face_bank": len(self.photos),
             "floor": self.floor,
+            "terms": self.base.term_weights(),  # what every setting starts from (ablations then switch terms off)
             "results": {metric: {setting: {str(k): summary(v) for k, v in per_k.items()}
                                  for setting, per_k in by_setting.items() if per_k}
                         for metric, by_setting in self.scores.items()},

@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 from conftest import asset
+from gpdface.train.distill import DistillConfig
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -34,7 +35,8 @@ def test_quality_benchmark_quick(with_detector, tmp_path):
     assert done.returncode == 0, done.stderr[-2000:]
     report = json.loads(out.read_text())
     assert report["complete"] is True and report["resolution"] == 256 and report["teacher"] == "lfw64"
-    assert report["loss"] == {"teacher": 3.0}
+    assert report["loss"] == {"teacher": 3.0} and report["terms"]["teacher"] == 3.0  # asked, and trained with
+    assert report["terms"]["relative"] == DistillConfig().relative_weight  # the others keep their defaults
     settings = {"anchors_only", "plain_distill", "gpd", "ceiling"}
     ablations = {"gpd_no_teacher", "gpd_no_disc", "gpd_no_confidence", "gpd_no_photo_fakes"}
     metrics = {"ssim", "fsim"} | ({"rank1"} if "rank1" in report["floor"] else set())
