@@ -245,7 +245,11 @@ def distill_student(
     # The statistics are measured on what each training step normalised together (see _draw_together).
     if terms is None:
         return recalibrate_batchnorm(ema.model, lambda: batches.sample()[0])
-    return recalibrate_batchnorm(ema.model, lambda: torch.cat([batches.sample()[0], *terms.sample().inputs()]))
+
+    def mixture() -> torch.Tensor:  # the anchors and the face bank's windows, together as in each step
+        return torch.cat([batches.sample()[0].to(device), *terms.sample().inputs()])
+
+    return recalibrate_batchnorm(ema.model, mixture)
 
 
 def _draw_together(model: StudentNet, batches: list[torch.Tensor]) -> list[torch.Tensor]:

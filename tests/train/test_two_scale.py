@@ -223,3 +223,20 @@ def test_the_shared_encoder_folder_follows_the_teacher_and_the_config(teacher, t
     with torch.no_grad():
         next(changed.parameters()).add_(1e-3)
     assert shared_encoder_dir(tmp_path, changed, config) != here
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device (none here)")
+def test_two_scale_distillation_runs_on_cuda_to_the_end(photos, tmp_path):
+    """Anchors come off the CPU and the face bank's windows are drawn on the device: the batch-norm
+    re-measurement after training once joined them without moving the anchors (seen on an H200)."""
+    cuda = torch.device("cuda")
+    teacher = load_teacher("lfw64", cuda)
+    encoder = train_encoder(teacher, EncoderConfig(steps=2, batch_size=8), tmp_path / "enc")
+    frame = FrameMap.between(FFHQ_256, 256, teacher.template, 64)
+    data = build_photo_targets(teacher, teacher, encoder, photos, teacher.sample_latents(2), frame)
+    identity = np.array([[1.0, 0, 0], [0, 1.0, 0]])
+    pairs = AlignedPairs(["a", "b"], list(photos[:2]), list(photos[:2]), [identity] * 2, 256)
+    config = DistillConfig(steps=2, batch_size=2, teacher_batch_size=2, window=64,
+                           objective=ObjectiveConfig(conditional=False, disc_width=8))  # fmt: skip
+    model = distill_student(pairs, config, tmp_path / "run", cuda, teacher_data=data)
+    assert not model.training and next(model.parameters()).device.type == "cuda"
