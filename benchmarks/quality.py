@@ -31,7 +31,8 @@ covariance) and FSIM (piq) — and identity rank-1 (sketch → photo, dlib's des
 to the grey-photo floor (for identity: the artists' own sketches). Mean ± std over seeds, and each
 seed's score (``by_seed``: runs on other seeds can be pooled). The JSON is
 rewritten after every K and seed (``"complete": false`` until the end); --grid-dir saves picture grids;
-``python benchmarks/quality_table.py FILE`` prints the tables.
+``python benchmarks/quality_table.py FILE…`` prints the tables (several files: runs on other seeds, pooled).
+--device cuda trains and scores on a GPU; one process per seed side by side uses it better (small students).
 """
 
 from __future__ import annotations
@@ -60,9 +61,11 @@ from gpdface.train.frames import FrameMap
 from gpdface.train.gpd import GPDSettings, gpd_teacher_data
 from gpdface.train.identity import optional_identity_scorer
 from gpdface.train.objective import ObjectiveConfig
+from gpdface.train.pipeline import device_description
 from gpdface.train.teachers import load_teacher
 from gpdface.train.teachers.registry import DEFAULT_TEACHER
 from gpdface.train.visual import save_grid
+from gpdface.translator import pick_device
 
 SETTINGS = ("anchors_only", "plain_distill", "gpd", "ceiling")
 ABLATIONS = ("gpd_no_teacher", "gpd_no_disc", "gpd_no_confidence", "gpd_no_photo_fakes")
@@ -92,6 +95,7 @@ def main() -> None:
         "protocol": "grey, photo frame (grey photo outside the crop); SSIM Gaussian σ 1.5; FSIM piq; "
         "rank-1 sketch → photo, dlib ResNet descriptor",
         "machine": f"{platform.machine()}, {torch.get_num_threads()} threads, torch {torch.__version__}",
+        "device": device_description(bench.device),
     }  # fmt: skip
     # Seeds outermost: a run cut short still holds every K for the seeds it finished.
     for seed in args.seeds:
@@ -134,6 +138,7 @@ def parse_args() -> argparse.Namespace:
         help="a loss term's weight for every setting, as finetune --loss (repeatable)",
     )  # fmt: skip
     parser.add_argument("--quick", action="store_true", help="tiny step counts, one K and seed: a smoke test")
+    parser.add_argument("--device", default="cpu", help="cpu, cuda or auto: where students train and draw")
     parser.add_argument("--work", type=Path, default=Path("runs/quality"))
     parser.add_argument("--grid-dir", type=Path, default=None)
     parser.add_argument("--out", type=Path, default=None, help="JSON, rewritten after every K and seed")
@@ -150,8 +155,8 @@ class Bench:
     """The data, the teacher and every score of the run."""
 
     def __init__(self, args: argparse.Namespace) -> None:
-        self.args, self.device = args, torch.device("cpu")
-        detector = RetinaFaceDetector()
+        self.args, self.device = args, pick_device(args.device)
+        detector = RetinaFaceDetector(device=self.device)
         template = template_for(SIZE)
         self.teacher = load_teacher(args.teacher, self.device)
         self.frame = FrameMap.between(template, SIZE, self.teacher.template, self.teacher.resolution)
@@ -161,7 +166,7 @@ class Bench:
         self.photos = faces.images
         self.identity, _ = optional_identity_scorer()
         self.gallery = self.identity.descriptors(self.test) if self.identity else None
-        self.floor = mean_grey_scores(self.test.sources, self.test.targets)
+        self.floor = mean_grey_scores(self.test.sources, self.test.targets, self.device)
         if self.identity is not None:
             self.floor["rank1"] = self.identity.rank1(self.test, self.test.targets, self.gallery).rank1  # artists'
         self.base = DistillConfig(
@@ -224,11 +229,11 @@ class Bench:
             for metric, value in values.items():
                 self.scores[metric][setting].setdefault(k, {})[seed] = value
         if self.args.grid_dir is not None:
-            write_grid(self.args.grid_dir / f"k{k}_seed{seed}.png", models, self.test)
+            write_grid(self.args.grid_dir / f"k{k}_seed{seed}.png", models, self.test, self.device)
 
     def score(self, model) -> dict[str, float]:
         drawn = stylize_in_frame(model, self.test, self.device)
-        scores = mean_grey_scores(drawn, self.test.targets)
+        scores = mean_grey_scores(drawn, self.test.targets, self.device)
         if self.identity is not None:
             scores["rank1"] = self.identity.rank1(self.test, drawn, self.gallery).rank1
         return scores
@@ -261,11 +266,11 @@ def summary(by_seed: dict[int, float]) -> dict:
     }
 
 
-def write_grid(path: Path, models: dict, test: AlignedPairs, count: int = 6) -> None:
+def write_grid(path: Path, models: dict, test: AlignedPairs, device: torch.device, count: int = 6) -> None:
     """Rows: test photo, artist's sketch, then one row per model in the order given (the photo's frame)."""
     picks = subset(test, np.linspace(0, len(test) - 1, count).round().astype(int))
     rows = [list(picks.sources), list(picks.targets)]
-    rows += [stylize_in_frame(model, picks, torch.device("cpu")) for model in models.values()]
+    rows += [stylize_in_frame(model, picks, device) for model in models.values()]
     path.parent.mkdir(parents=True, exist_ok=True)
     save_grid(path, rows, tile=128)
 

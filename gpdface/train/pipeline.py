@@ -232,7 +232,7 @@ def _run_stages(request: FinetuneRequest, console: Console, run_dir: Path, style
                 ),
             },
             "seed": request.seed,
-            "device": _device_description(device),
+            "device": device_description(device),
             "distill_seconds": round(training_seconds(run_dir)),
             "terms": {k: v for k, v in config.term_weights(teacher is not None).items() if v > 0},
             "config": config.to_dict(),
@@ -322,8 +322,8 @@ def _fit_background(mode: str, pairs: AlignedPairs, template: np.ndarray) -> tup
     return fit_pencil(pairs, eye_distance)
 
 
-def _device_description(device: torch.device) -> str:
-    """What trained the style, for its card: the accelerator's name, or the CPU's threads."""
+def device_description(device: torch.device) -> str:
+    """What trained the style (for its card) or ran a benchmark: the accelerator's name, or the CPU's threads."""
     if device.type == "cuda":
         return f"cuda ({torch.cuda.get_device_name(device)})"
     import platform

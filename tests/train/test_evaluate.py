@@ -10,9 +10,14 @@ def test_grey_scores_equal_the_one_by_one_metrics():
     rng = np.random.default_rng(0)
     images = [rng.integers(0, 255, shape, dtype=np.uint8) for shape in [(60, 50, 3)] * 5 + [(40, 48, 3)]]
     noisy = [np.clip(i.astype(int) + rng.integers(-50, 50, i.shape), 0, 255).astype(np.uint8) for i in images]
-    scores = grey_scores(images, noisy)
-    assert scores["ssim"] == pytest.approx([grey_ssim(a, b) for a, b in zip(images, noisy, strict=True)], abs=1e-12)
-    assert scores["fsim"] == pytest.approx([grey_fsim(a, b) for a, b in zip(images, noisy, strict=True)], abs=1e-5)
+    one_by_one = {
+        "ssim": [grey_ssim(a, b) for a, b in zip(images, noisy, strict=True)],
+        "fsim": [grey_fsim(a, b) for a, b in zip(images, noisy, strict=True)],
+    }
+    for batch in (4, 32):  # 4 on a CPU, 32 on CUDA (mean_grey_scores): each image is scored on its own either way
+        scores = grey_scores(images, noisy, batch=batch, device=torch.device("cpu"))
+        assert scores["ssim"] == pytest.approx(one_by_one["ssim"], abs=1e-12)
+        assert scores["fsim"] == pytest.approx(one_by_one["fsim"], abs=1e-5)
 
 
 def test_scores_compare_grey_values_not_colours():
