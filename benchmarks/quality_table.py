@@ -1,11 +1,16 @@
-"""Print the README's few-shot quality tables (Markdown) from a ``benchmarks/quality.py`` JSON document.
+"""Print the README's few-shot quality tables (Markdown) from ``benchmarks/quality.py`` JSON documents.
 
 python benchmarks/quality_table.py benchmarks/results/quality_cufs_256_cpu_2core.json
+python benchmarks/quality_table.py seed0.json seed1.json seed2.json   # runs of one setup on other seeds, pooled
+
+Several documents are pooled seed by seed (each score's ``by_seed``), which is how one grid split over
+processes or machines by seed is read as one; they must agree on everything but the seeds and timings.
 """
 
 from __future__ import annotations
 
 import json
+import statistics
 import sys
 from pathlib import Path
 
@@ -42,8 +47,48 @@ def table(report: dict, metric: str) -> str:
     return "\n".join(lines)
 
 
+# What may differ between runs that are pooled: which seeds they ran, and what they measured.
+PER_RUN = {"seeds", "results", "seconds", "seconds_by_setting", "complete", "target_only_seeds"}
+
+
+class PoolError(ValueError):
+    """The documents given are not runs of one setup."""
+
+
+def pool(reports: list[dict]) -> dict:
+    """One report from runs of the same setup on different seeds: every score's seeds put together."""
+    first = reports[0]
+    for other in reports[1:]:
+        differing = sorted(k for k in first.keys() | other.keys() if k not in PER_RUN and first.get(k) != other.get(k))
+        if differing:
+            raise PoolError(f"these runs differ in {', '.join(differing)}: not one setup, so not pooled")
+    results: dict = {}
+    for report in reports:
+        for metric, by_setting in report["results"].items():
+            for setting, per_k in by_setting.items():
+                for k, summary in per_k.items():
+                    seeds = results.setdefault(metric, {}).setdefault(setting, {}).setdefault(k, {})
+                    overlap = seeds.keys() & summary["by_seed"].keys()
+                    if overlap:
+                        raise PoolError(f"{metric} {setting} K = {k}: seed {min(overlap)} is in more than one run")
+                    seeds.update(summary["by_seed"])
+    return {
+        **first,
+        "seeds": sorted(s for r in reports for s in r["seeds"]),
+        "results": {m: {s: {k: summarise(v) for k, v in per_k.items()} for s, per_k in by_setting.items()}
+                    for m, by_setting in results.items()},
+        "complete": all(r.get("complete", False) for r in reports),
+    }  # fmt: skip
+
+
+def summarise(by_seed: dict[str, float]) -> dict:
+    """Mean and population standard deviation over seeds, as ``benchmarks/quality.py`` writes them."""
+    values = list(by_seed.values())
+    return {"mean": statistics.fmean(values), "std": statistics.pstdev(values), "runs": len(values), "by_seed": by_seed}
+
+
 def main() -> None:
-    report = json.loads(Path(sys.argv[1]).read_text())
+    report = pool([json.loads(Path(name).read_text()) for name in sys.argv[1:]])
     for metric in ("ssim", "fsim", "rank1"):
         if metric in report["results"]:
             print(f"\n{TITLES[metric]} (mean ± std over seeds, runs in brackets)\n")
