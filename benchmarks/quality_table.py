@@ -56,8 +56,11 @@ class PoolError(ValueError):
 
 
 def pool(reports: list[dict]) -> dict:
-    """One report from runs of the same setup on different seeds: every score's seeds put together."""
+    """One report from runs of the same setup on different seeds: every score's seeds put together. A single
+    report is returned as it is (the early ones hold each score's mean and spread without ``by_seed``)."""
     first = reports[0]
+    if len(reports) == 1:
+        return first
     for other in reports[1:]:
         differing = sorted(k for k in first.keys() | other.keys() if k not in PER_RUN and first.get(k) != other.get(k))
         if differing:
@@ -67,6 +70,9 @@ def pool(reports: list[dict]) -> dict:
         for metric, by_setting in report["results"].items():
             for setting, per_k in by_setting.items():
                 for k, summary in per_k.items():
+                    if "by_seed" not in summary:
+                        raise PoolError(f"{metric} {setting} K = {k}: no per-seed scores (a report from before "
+                                        "quality.py wrote by_seed), so its seeds cannot be pooled")  # fmt: skip
                     seeds = results.setdefault(metric, {}).setdefault(setting, {}).setdefault(k, {})
                     overlap = seeds.keys() & summary["by_seed"].keys()
                     if overlap:

@@ -37,3 +37,13 @@ def test_runs_of_different_setups_or_the_same_seed_are_not_pooled():
     with pytest.raises(PoolError, match="seed 0 is in more than one run"):
         pool([run(0, 0.47), run(0, 0.48)])
     assert issubclass(PoolError, ValueError)
+
+
+def test_one_report_is_printed_as_written_even_without_per_seed_scores():
+    early = run(0, 0.47)
+    del early["results"]["ssim"]["gpd"]["5"]["by_seed"]  # reports written before quality.py recorded seeds
+    early["results"]["ssim"]["gpd"]["5"] |= {"mean": 0.475, "std": 0.002, "runs": 3}
+    assert pool([early]) is early
+    assert "0.4750 ± 0.0020 (3)" in table(pool([early]), "ssim")
+    with pytest.raises(PoolError, match="no per-seed scores"):
+        pool([early, run(1, 0.48)])
