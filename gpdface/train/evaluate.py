@@ -106,7 +106,7 @@ def tone_response(model: StudentNet, pairs: AlignedPairs, device: torch.device, 
 
 
 def grey_scores(
-    images: list[np.ndarray], references: list[np.ndarray], batch: int = 4, device: torch.device | None = None
+    images: list[np.ndarray], references: list[np.ndarray], batch: int = 4, device: torch.device | str = "cpu"
 ) -> dict[str, list[float]]:
     """Per-pair SSIM and (with ``piq``) FSIM, computed in small batches of same-sized images: the same values
     as ``grey_ssim``/``grey_fsim`` one by one, with fewer calls. On a CUDA ``device`` the batches are scored
@@ -124,8 +124,8 @@ def grey_scores(
     for indices in by_shape.values():
         for start in range(0, len(indices), batch):
             part = indices[start : start + batch]
-            a = torch.cat([_grey(images[i]) for i in part]).to(device or "cpu")
-            b = torch.cat([_grey(references[i]) for i in part]).to(device or "cpu")
+            a = torch.cat([_grey(images[i]) for i in part]).to(device)
+            b = torch.cat([_grey(references[i]) for i in part]).to(device)
             values = {"ssim": ssim(a, b, data_range=255.0)}
             if piq is not None:
                 values["fsim"] = piq.fsim(a.float(), b.float(), data_range=255.0, chromatic=False, reduction="none")
@@ -136,15 +136,12 @@ def grey_scores(
 
 
 def mean_grey_scores(
-    images: list[np.ndarray], references: list[np.ndarray], device: torch.device | None = None
+    images: list[np.ndarray], references: list[np.ndarray], device: torch.device | str = "cpu"
 ) -> dict[str, float]:
     """Mean SSIM and (with ``piq``) FSIM of ``grey_scores``."""
-    scored = grey_scores(images, references, batch=32 if _on_cuda(device) else 4, device=device)
+    batch = 32 if torch.device(device).type == "cuda" else 4
+    scored = grey_scores(images, references, batch=batch, device=device)
     return {metric: float(np.mean(values)) for metric, values in scored.items()}
-
-
-def _on_cuda(device: torch.device | str | None) -> bool:
-    return device is not None and torch.device(device).type == "cuda"
 
 
 def evaluate_pairs(
