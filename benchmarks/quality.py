@@ -119,7 +119,9 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--shots", type=int, nargs="+", default=[1, 5, 10])
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--teacher", default=DEFAULT_TEACHER)
-    parser.add_argument("--steps", type=int, default=600, help="distillation steps per student")
+    parser.add_argument(
+        "--steps", type=int, default=DistillConfig.steps, help="distillation steps per student (default: finetune's)"
+    )
     parser.add_argument("--adapt-steps", type=int, default=300)
     parser.add_argument("--projection-steps", type=int, default=100)
     parser.add_argument("--encoder-steps", type=int, default=1500)

@@ -80,7 +80,7 @@ class DistillConfig:
         student: the student's architecture.
     """
 
-    steps: int = 1000
+    steps: int = 300  # finetune's default: 1000 over-inked real photos, with --shots and --pairs (README)
     batch_size: int = 8
     lr: float = 1e-3
     window: int = 128

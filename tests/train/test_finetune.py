@@ -297,6 +297,7 @@ def test_finetune_command_line_defaults_are_the_requests_defaults():
         request_defaults
     )
     assert request_defaults == {name: cli_defaults[name] for name in request_defaults}
+    assert request_defaults["steps"] == DistillConfig.steps  # and a direct distill_student call trains as long
 
 
 def test_shots_weigh_the_teacher_term_more_unless_loss_says_otherwise(tmp_path):
