@@ -14,6 +14,12 @@ def test_grey_exemplars_are_told_from_colour_ones():
     colour = rng.integers(0, 256, (32, 32, 3), dtype=np.uint8)
     assert is_grey([grey, jpeg_like])
     assert not is_grey([grey, colour])
+    # a scanned pencil sketch: warm paper tint (CUFS's AR sketches reach a spread of 20) — still grey
+    scanned = np.clip(grey.astype(int) + np.array([10, 4, -8]), 0, 255).astype(np.uint8)
+    assert is_grey([scanned])
+    # a muted colour drawing (brown pencil on cream): colour, kept
+    muted = np.clip(grey.astype(int) + np.array([30, 0, -30]), 0, 255).astype(np.uint8)
+    assert not is_grey([muted])
 
 
 def test_the_grey_student_draws_grey_and_stays_near_the_colour_one():
