@@ -64,7 +64,7 @@ def crop_rows(image: np.ndarray, results: list, size: int) -> list[np.ndarray]:
     rows = []
     for i, face in enumerate(results[0].faces):
         side = face.crop.shape[0]
-        photo = cv2.warpAffine(image, face.matrix, (side, side), flags=cv2.INTER_AREA)
+        photo = cv2.warpAffine(image, face.matrix, (side, side), flags=cv2.INTER_LINEAR)
         tiles = [photo] + [result.faces[i].crop for result in results]
         rows.append(np.hstack([cv2.resize(tile, (size, size), interpolation=cv2.INTER_AREA) for tile in tiles]))
     return rows
