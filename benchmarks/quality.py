@@ -40,7 +40,6 @@ from __future__ import annotations
 import argparse
 import json
 import platform
-import statistics
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -48,6 +47,7 @@ from pathlib import Path
 import numpy as np
 import torch
 from emit import emit
+from quality_table import summarise
 
 from gpdface.cli import parse_loss_weights
 from gpdface.face.align import template_for
@@ -245,7 +245,7 @@ class Bench:
             "train_pairs": len(self.train), "test_pairs": len(self.test), "face_bank": len(self.photos),
             "floor": self.floor,
             "terms": self.base.term_weights(),  # what every setting starts from (ablations then switch terms off)
-            "results": {metric: {setting: {str(k): summary(v) for k, v in per_k.items()}
+            "results": {metric: {setting: {str(k): summarise(v) for k, v in per_k.items()}
                                  for setting, per_k in by_setting.items() if per_k}
                         for metric, by_setting in self.scores.items()},
             "seconds_by_setting": dict(self.seconds),
@@ -256,16 +256,6 @@ class Bench:
         result = fn(*args, **kwargs)
         self.seconds[key] += time.perf_counter() - start
         return result
-
-
-def summary(by_seed: dict[int, float]) -> dict:
-    values = list(by_seed.values())
-    return {
-        "mean": statistics.fmean(values),
-        "std": statistics.pstdev(values),
-        "runs": len(values),
-        "by_seed": {str(seed): value for seed, value in by_seed.items()},
-    }
 
 
 def write_grid(path: Path, models: dict, test: AlignedPairs, device: torch.device, count: int = 6) -> None:

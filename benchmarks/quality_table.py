@@ -87,10 +87,14 @@ def pool(reports: list[dict]) -> dict:
     }  # fmt: skip
 
 
-def summarise(by_seed: dict[str, float]) -> dict:
-    """Mean and population standard deviation over seeds, as ``benchmarks/quality.py`` writes them."""
+def summarise(by_seed: dict) -> dict:
+    """One score over seeds as ``benchmarks/quality.py`` writes it (and pooling rewrites it): mean, population
+    standard deviation, run count, and each seed's value keyed by the seed as text."""
     values = list(by_seed.values())
-    return {"mean": statistics.fmean(values), "std": statistics.pstdev(values), "runs": len(values), "by_seed": by_seed}
+    return {
+        "mean": statistics.fmean(values), "std": statistics.pstdev(values), "runs": len(values),
+        "by_seed": {str(seed): value for seed, value in by_seed.items()},
+    }  # fmt: skip
 
 
 def main() -> None:
