@@ -19,7 +19,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from gpdface import Translator
+from gpdface import TranslationResult, Translator
 from gpdface.imageio import read_image, write_image
 
 
@@ -55,7 +55,7 @@ def main() -> None:
         write_image(args.out.with_name(f"{args.out.stem}_zoom{args.out.suffix}"), np.hstack(windows))
 
 
-def crop_rows(image: np.ndarray, results: list, size: int) -> list[np.ndarray]:
+def crop_rows(image: np.ndarray, results: list[TranslationResult], size: int) -> list[np.ndarray]:
     """Per face: the photo warped into the first style's aligned frame, then each style's drawing of it.
 
     Every style detects the same faces in the same order (one detector), so the i-th face of each result is
