@@ -4,13 +4,18 @@ images are turned grey, and SSIM (Gaussian window, σ 1.5, population covariance
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
+
 import cv2
 import numpy as np
 import torch
 
+from ..errors import ShapeError
 from ..formats import LUMA
 from ..imageio import to_tensor, to_uint8
 from ..nets.student import StudentNet
+from ..shapes import check_shape
 from .data import AlignedPairs, warp_pair
 from .identity import IdentityScorer
 from .losses import ssim
@@ -82,6 +87,11 @@ def _paste_in_frame(crop: np.ndarray, photo: np.ndarray, matrix: np.ndarray) -> 
     return np.clip(blended + 0.5, 0, 255).astype(np.uint8)
 
 
+def face_region(size: int) -> tuple[slice, slice]:
+    """Rows and columns of an aligned ``size`` crop that hold skin (cheeks, nose, mouth) in every template."""
+    return slice(round(0.39 * size), round(0.78 * size)), slice(round(0.31 * size), round(0.69 * size))
+
+
 @torch.inference_mode()
 def tone_response(model: StudentNet, pairs: AlignedPairs, device: torch.device, gamma: float = 2.0) -> float:
     """How much the drawing of a face darkens when its photo does: the mean grey change over the face's
@@ -92,8 +102,7 @@ def tone_response(model: StudentNet, pairs: AlignedPairs, device: torch.device, 
     about 1 for one that carries the photo's tone into the drawing.
     """
     model.eval()
-    size = pairs.crop_size
-    region = (slice(round(0.39 * size), round(0.78 * size)), slice(round(0.31 * size), round(0.69 * size)))
+    region = face_region(pairs.crop_size)
     curve = np.clip(np.rint(255.0 * (np.arange(256) / 255.0) ** gamma), 0, 255).astype(np.uint8)
     photo_change, drawing_change = [], []
     for index in range(len(pairs)):
@@ -168,3 +177,65 @@ def evaluate_pairs(
         if with_floor:
             report["rank1_artist"] = identity.rank1(pairs, pairs.targets, gallery).rank1
     return report
+
+
+@dataclass(frozen=True)
+class ToneAcrossFaces:
+    """How drawings follow the tone of many people's faces: the median grey (0–255) of each face region — the
+    skin between the strokes, which a mean would mix with the strokes' density.
+
+    Attributes:
+        faces: how many faces.
+        slope: least-squares change of the drawing's tone per unit of the photo's, over all faces; about 0
+            when every face is drawn alike, 1 when the drawing is as dark as the photo.
+        darkest: (photo, drawing) mean tone of the tenth of the faces with the darkest photos.
+        lightest: the same for the tenth with the lightest photos.
+    """
+
+    faces: int
+    slope: float
+    darkest: tuple[float, float]
+    lightest: tuple[float, float]
+
+
+def skin_tone(crop: np.ndarray) -> float:
+    """Median grey (0–255) of an aligned ``S S 3`` crop's face region."""
+    return float(np.median(crop[face_region(crop.shape[0])].astype(np.float64) @ np.array(LUMA)))
+
+
+def tone_spread(photos: Sequence[np.ndarray], drawings: Sequence[np.ndarray]) -> ToneAcrossFaces:
+    """``ToneAcrossFaces`` of aligned photos and their drawings (a style's, or an artist's)."""
+    if len(photos) != len(drawings) or len(photos) < 10:
+        raise ShapeError(f"need at least 10 photos with one drawing each, got {len(photos)} and {len(drawings)}")
+    photo = np.array([skin_tone(c) for c in photos])
+    drawing = np.array([skin_tone(c) for c in drawings])
+    order = np.argsort(photo, kind="stable")
+    tenth = max(len(order) // 10, 1)
+    dark, light = order[:tenth], order[-tenth:]
+    return ToneAcrossFaces(
+        faces=len(photo),
+        slope=float(np.polyfit(photo, drawing, 1)[0]),
+        darkest=(float(photo[dark].mean()), float(drawing[dark].mean())),
+        lightest=(float(photo[light].mean()), float(drawing[light].mean())),
+    )
+
+
+@torch.inference_mode()
+def tone_across_faces(
+    model: StudentNet, crops: np.ndarray, device: torch.device, batch_size: int = 8
+) -> ToneAcrossFaces:
+    """Draw ``N S S 3`` aligned photos of different people and compare the skin tones of photos and drawings.
+
+    ``tone_response`` darkens one studio photo with a tone curve, which is not what a dark-skinned face in
+    daylight looks like to a student (hue, highlights, contrast); this measures the spread of real faces:
+    a style that draws dark skin as light as light skin has a slope near 0 and a darkest tenth drawn as
+    light as the lightest.
+    """
+    if check_shape(crops, "N S S 3", "aligned crops")["N"] < 10:
+        raise ShapeError(f"aligned crops: need at least 10 faces to compare tones, got {len(crops)}")
+    model.eval()
+    drawings: list[np.ndarray] = []
+    for start in range(0, len(crops), batch_size):
+        batch = torch.stack([to_tensor(c) for c in crops[start : start + batch_size]]).to(device)
+        drawings += list(to_uint8(model(batch).float()))
+    return tone_spread(list(crops), drawings)

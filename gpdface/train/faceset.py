@@ -86,9 +86,7 @@ def align_collection(
             by name still gives many people).
     """
     folder, cache_dir = Path(folder), Path(cache_dir)
-    photos = list_photos(folder)
-    if limit is not None and len(photos) > limit:
-        photos = [photos[i] for i in np.linspace(0, len(photos) - 1, limit).round().astype(int)]
+    photos = evenly_spaced(list_photos(folder), limit)
     settings = {
         "resolution": resolution,
         "template": np.round(np.asarray(template, np.float64), 4).tolist(),
@@ -111,6 +109,37 @@ def align_collection(
     images = np.concatenate(crops) if crops else np.zeros((0, resolution, resolution, 3), np.uint8)
     atomic_write(cache_dir / "skipped.tsv", lambda f: f.write("".join(f"{n}\t{r}\n" for n, r in skipped).encode()))
     return FaceSet(names, images, skipped)
+
+
+def evenly_spaced(photos: list[Path], count: int | None) -> list[Path]:
+    """At most ``count`` of ``photos``, evenly spaced through the list (all of them when ``count`` is None)."""
+    if count is None or len(photos) <= count:
+        return photos
+    return [photos[i] for i in np.linspace(0, len(photos) - 1, count).round().astype(int)]
+
+
+def align_unseen_people(
+    folder: str | Path,
+    bank_limit: int,
+    count: int,
+    detector: Detector,
+    resolution: int,
+    template: np.ndarray,
+    min_score: float = 0.9,
+) -> FaceSet:
+    """Aligned faces of up to ``count`` photos from ``folder`` of people who are not in the face bank that
+    ``align_collection(folder, ..., limit=bank_limit)`` makes: held-out faces for judging a style made with
+    that bank (``finetune --photos folder``). Not cached; photos without one confident face are skipped."""
+    folder = Path(folder)
+    photos = list_photos(folder)
+    in_bank = {_identity(p.relative_to(folder).as_posix()) for p in evenly_spaced(photos, bank_limit)}
+    unseen = [p for p in photos if _identity(p.relative_to(folder).as_posix()) not in in_bank]
+    if not unseen:
+        raise InputError(f"{folder}: every person is in the {bank_limit}-photo face bank; no unseen faces")
+    results = [_align_one(p, folder, detector, resolution, template, min_score) for p in evenly_spaced(unseen, count)]
+    kept = [(name, crop) for name, crop, _ in results if crop is not None]
+    images = np.stack([c for _, c in kept]) if kept else np.zeros((0, resolution, resolution, 3), np.uint8)
+    return FaceSet([n for n, _ in kept], images, [(n, r) for n, c, r in results if c is None])
 
 
 def _claim_cache(cache_dir: Path, settings: dict) -> None:

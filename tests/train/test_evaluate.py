@@ -73,3 +73,40 @@ def test_tone_response_tells_a_tone_blind_style_from_a_faithful_one(detector):
             return torch.zeros_like(x)
 
     assert abs(tone_response(Flat(), pairs, device)) < 1e-6
+
+
+def test_tone_across_faces_tells_a_tone_blind_style_from_a_faithful_one():
+    from conftest import IdentityNet
+    from gpdface.errors import ShapeError
+    from gpdface.train.evaluate import tone_across_faces
+
+    rng = np.random.default_rng(2)
+    tones = np.linspace(40, 220, 20)  # twenty "people", dark to light skin
+    crops = np.clip(tones[:, None, None, None] + rng.normal(0, 8, (20, 32, 32, 3)), 0, 255).astype(np.uint8)
+    device = torch.device("cpu")
+    faithful = tone_across_faces(IdentityNet(), crops, device)
+    assert faithful.faces == 20
+    assert faithful.slope == pytest.approx(1.0, abs=0.01)
+    assert faithful.darkest[1] == pytest.approx(faithful.darkest[0], abs=0.5)  # the darkest two, drawn as dark
+    assert faithful.darkest[0] < 60 and faithful.lightest[0] > 200
+    assert faithful.lightest[1] == pytest.approx(faithful.lightest[0], abs=0.5)
+
+    class Whitening(torch.nn.Module):  # draws every face near paper white, darker photos hardly darker
+        def forward(self, x):
+            return 0.9 + 0.05 * x
+
+    blind = tone_across_faces(Whitening(), crops, device)
+    assert blind.slope == pytest.approx(0.05, abs=0.01)
+    assert blind.darkest[1] > 235 and blind.lightest[1] - blind.darkest[1] < 10
+    with pytest.raises(ShapeError, match="at least 10"):
+        tone_across_faces(IdentityNet(), crops[:5], device)
+    with pytest.raises(ShapeError, match="N S S 3"):
+        tone_across_faces(IdentityNet(), crops[..., 0], device)
+
+
+def test_skin_tone_is_the_paper_between_the_strokes():
+    from gpdface.train.evaluate import skin_tone
+
+    drawing = np.full((64, 64, 3), 230, np.uint8)
+    drawing[::3] = 20  # a third of the rows are strokes: the mean falls to about 160, the skin stays 230
+    assert drawing.mean() < 165 and skin_tone(drawing) == 230

@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 from gpdface.cli import app
 from gpdface.errors import InputError, UsageError
 from gpdface.face.align import template_for
-from gpdface.train.faceset import align_collection, identity_holdout, list_photos
+from gpdface.train.faceset import align_collection, align_unseen_people, identity_holdout, list_photos
 from gpdface.train.pretrain import PretrainConfig, dcgan_discriminator, pretrain_gan
 from gpdface.train.teachers import DCGANTeacher, load_teacher
 from gpdface.train.teachers.dcgan import dcgan_generator, generator_shape
@@ -51,6 +51,20 @@ def test_align_collection_skips_and_lists_what_it_cannot_use(face_folder, detect
 class _NoDetector:
     def detect(self, rgb):
         raise AssertionError("the cache should have been used")
+
+
+def test_unseen_people_are_those_outside_the_face_bank(face_folder, detector):
+    template = template_for(64)
+    # a 2-photo bank takes the first and last photo (Both_0001.jpg, broken.jpg): both people stay out
+    unseen = align_unseen_people(face_folder, 2, 3, detector, 64, template)
+    assert unseen.names == ["Eileen_Collins/Eileen_Collins_0001.jpg", "Grace_Hopper/Grace_Hopper_0001.jpg"]
+    assert unseen.images.shape == (2, 64, 64, 3) and unseen.skipped[0][0] == "Nobody_0001.jpg"
+    # a 6-photo bank holds photos of both people, so none of their photos is unseen
+    assert not any(
+        n.startswith(("Eileen", "Grace")) for n in align_unseen_people(face_folder, 6, 9, detector, 64, template).names
+    )
+    with pytest.raises(InputError, match="no unseen faces"):
+        align_unseen_people(face_folder, 11, 3, detector, 64, template)
 
 
 def test_list_photos_needs_images(tmp_path):
