@@ -93,7 +93,7 @@ def model_card(info: StyleInfo, parameters: int) -> str:
         f"| student parameters | {parameters:,} |",
         f"| licence | {info.license or 'not stated'} |",
     ]
-    for key in ("method", "terms", "data", "teacher", "shots", "steps", "seed", "device", "command"):
+    for key in ("method", "terms", "data", "teacher", "shots", "steps", "seed", "device", "command", "output_grey"):
         if key in provenance:
             lines.append(f"| {key} | {provenance[key]} |")
     metrics = provenance.get("metrics", {})
