@@ -73,11 +73,11 @@ def main() -> None:
         size, template = style.info.crop_size, style.info.template_array()
         photos = align_pairs(files, detector, size, template)
         exemplars = aligned_exemplars(folder, detector, size, template)
-        drawings = draw(style.model, photos, device)
+        drawings = draw(style.drawer, photos, device)
         entry = look_figures(exemplars, drawings, [photos.crops(i)[0] for i in range(len(photos))])
-        entry["tone_response"] = tone_response(style.model, photos, device)
+        entry["tone_response"] = tone_response(style.drawer, photos, device)
         if identity is not None:
-            entry["identity"] = identity_figures(identity, photos, style.model, device)
+            entry["identity"] = identity_figures(identity, photos, style.drawer, device)
         report["styles"][name] = entry
         if args.grid is not None:
             write_grid(args.grid / f"{Path(name).name}.png", exemplars, photos, drawings)

@@ -84,11 +84,11 @@ def main() -> None:
         drawn_rows = {}
         for index, (label, style) in enumerate(styles.items()):
             pairs = align_pairs(files, detector, style.info.crop_size, style.info.template_array())
-            scores = evaluate_pairs(style.model, pairs, device, with_floor=index == 0, identity=identity)
-            scores["tone_response"] = tone_response(style.model, pairs, device)
+            scores = evaluate_pairs(style.drawer, pairs, device, with_floor=index == 0, identity=identity)
+            scores["tone_response"] = tone_response(style.drawer, pairs, device)
             crops = [pairs.crops(i) for i in range(len(pairs))]
             scores["tone_across_faces"] = asdict(
-                tone_across_faces(style.model, np.stack([x for x, _ in crops]), device)
+                tone_across_faces(style.drawer, np.stack([x for x, _ in crops]), device)
             )
             if index == 0:
                 floor = {"ssim": scores.pop("ssim_photo"), "pairs": scores["pairs"]}
@@ -124,7 +124,7 @@ def score_faces(args, styles: dict, detector, device) -> dict:
             style.info.template_array(), first.template_array()
         ):
             raise SystemExit(f"{label}: --faces needs every style in the same frame as the first")
-        report["styles"][label] = asdict(tone_across_faces(style.model, faces.images, device))
+        report["styles"][label] = asdict(tone_across_faces(style.drawer, faces.images, device))
     if args.grid_dir is not None:
         write_tone_grid(args.grid_dir / "faces_by_tone.png", faces.images, styles, device)
     return report
@@ -138,8 +138,8 @@ def write_tone_grid(path: Path, crops: np.ndarray, styles: dict, device, count: 
     picks = crops[order[np.linspace(0, len(order) - 1, count).round().astype(int)]]
     rows = [list(picks)]
     for style in styles.values():
-        style.model.eval()
-        rows.append(list(to_uint8(style.model(torch.stack([to_tensor(c) for c in picks]).to(device)).float())))
+        drawer = style.drawer.eval()
+        rows.append(list(to_uint8(drawer(torch.stack([to_tensor(c) for c in picks]).to(device)).float())))
     path.parent.mkdir(parents=True, exist_ok=True)
     save_grid(path, rows, tile=160)
 
@@ -154,7 +154,7 @@ def write_grid(path: Path, drawn_rows: dict, device, count: int = 6) -> None:
             [pairs.names[i] for i in picks], [pairs.sources[i] for i in picks], [pairs.targets[i] for i in picks],
             [pairs.matrices[i] for i in picks], pairs.crop_size,
         )  # fmt: skip
-        rows.append(stylize_in_frame(style.model, chosen, device))
+        rows.append(stylize_in_frame(style.drawer, chosen, device))
     path.parent.mkdir(parents=True, exist_ok=True)
     save_grid(path, rows, tile=200)
 

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import torch
 
 from .background import Background
 from .errors import StyleNotFoundError, WeightsError
@@ -22,6 +23,7 @@ from .hub import cached_file, fetch_entry, gpdface_home, verify_file
 from .imageio import atomic_write
 from .manifest import load_manifest
 from .nets.student import MAX_RESOLUTION, StudentNet, load_student, save_student
+from .tone_layer import LayeredStudent, ToneLayer
 
 STYLE_FILES = ("config.json", "model.safetensors", "style.json")
 OUTPUT_MODES = ("paste", "crop", "both")
@@ -41,6 +43,8 @@ class StyleInfo:
         background: how the photo around the faces is rendered (``keep`` when ``style.json`` is silent).
         license: terms of the weights (and of the data they were trained on).
         provenance: how the weights were made: teacher, data, recipe, metrics.
+        tone_layer: the graphite tone put under the drawing where the photo is dark (``gpdface.tone_layer``);
+            None for none.
     """
 
     name: str
@@ -51,6 +55,7 @@ class StyleInfo:
     background: Background = field(default_factory=Background)
     license: str = ""
     provenance: dict[str, Any] = field(default_factory=dict, hash=False, compare=False)
+    tone_layer: ToneLayer | None = None
 
     def template_array(self) -> np.ndarray:
         """The template as a ``5 2`` float32 array (the FFHQ one scaled to the crop when unset)."""
@@ -68,6 +73,7 @@ class StyleInfo:
             "default_output": self.default_output,
             "background": self.background.to_dict(),
             "license": self.license,
+            **({"tone_layer": self.tone_layer.to_dict()} if self.tone_layer else {}),
             "provenance": self.provenance,
         }
 
@@ -99,6 +105,7 @@ class StyleInfo:
             background=Background.from_dict(data.get("background", "keep"), where),
             license=str(data.get("license", "")),
             provenance=provenance,
+            tone_layer=ToneLayer.from_dict(data.get("tone_layer"), where),
         )
 
 
@@ -130,6 +137,14 @@ class Style:
     @property
     def name(self) -> str:
         return self.info.name
+
+    @property
+    def drawer(self) -> torch.nn.Module:
+        """What ``translate`` runs on an aligned crop: the student, then the style's tone layer if it has one.
+        Evaluations and benchmarks score this, not the bare student."""
+        if self.info.tone_layer is None:
+            return self.model
+        return LayeredStudent(self.model, self.info.tone_layer).eval()
 
 
 @dataclass(frozen=True)

@@ -37,6 +37,7 @@ from .imageio import (
 )
 from .nets.fuse import fold_batchnorm
 from .style import OUTPUT_MODES, Style, load_style
+from .tone_layer import apply_tone_layer
 from .video import DETECT_EVERY
 
 if TYPE_CHECKING:
@@ -342,12 +343,14 @@ class Translator:
                 yield image, self.compose(prepared, [next(stylized) for _ in prepared.crops])
 
     def stylize(self, crops: list[np.ndarray]) -> list[np.ndarray]:
-        """Run aligned ``S S 3`` uint8 crops through the student in batches of ``batch_size``."""
+        """Run aligned ``S S 3`` uint8 crops through the student in batches of ``batch_size``, then the style's
+        tone layer (if any)."""
         outputs: list[np.ndarray] = []
         with torch.inference_mode():
             for start in range(0, len(crops), self.batch_size):
                 batch = torch.stack([to_tensor(c) for c in crops[start : start + self.batch_size]])  # B 3 S S
-                outputs.extend(to_uint8(self.run_student(batch)))
+                drawn = apply_tone_layer(batch, self.run_student(batch).cpu(), self.style.info.tone_layer)
+                outputs.extend(to_uint8(drawn))
         return outputs
 
     def run_student(self, batch: torch.Tensor) -> torch.Tensor:

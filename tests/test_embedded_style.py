@@ -79,3 +79,27 @@ def test_a_darker_photo_gives_a_darker_drawing(with_detector, astronaut):
     dark = translator(darker).faces[0].crop.astype(float)
     centre = np.s_[96:176, 80:176]  # the skin between the eyes and the mouth
     assert light[centre].mean() - dark[centre].mean() > 20
+
+
+def test_its_tone_layer_draws_dark_skin_in_graphite(with_detector, tmp_path):
+    """The student alone draws dark skin as white paper, as CUFS's artists draw every face."""
+    import json
+    import shutil
+
+    from conftest import asset
+    from gpdface import Translator
+    from gpdface.imageio import read_image
+    from gpdface.train.evaluate import skin_tone
+
+    info = load_style("sketch").info
+    assert info.tone_layer is not None and "tone_layer" in info.provenance  # its metrics include the layer
+    bare = shutil.copytree(embedded_styles_dir() / "sketch", tmp_path / "sketch_bare")
+    meta = json.loads((bare / "style.json").read_text())
+    del meta["tone_layer"]
+    (bare / "style.json").write_text(json.dumps(meta))
+    for photo, darker_by in (("Serena_Williams_0001.jpg", 30), ("Kofi_Annan_0001.jpg", 30)):
+        rgb = read_image(asset(f"faces/lfw-deepfunneled/{photo}")).rgb
+        shaded = Translator("sketch", device="cpu")(rgb).faces[0].crop
+        paper = Translator(bare, device="cpu")(rgb).faces[0].crop
+        assert skin_tone(paper) > 180  # without the layer: light paper
+        assert skin_tone(shaded) < skin_tone(paper) - darker_by

@@ -112,3 +112,20 @@ def test_unreadable_or_non_finite_weights_are_refused(tmp_path, kind):
     message = "non-finite weights" if kind == "nan" else "not a readable safetensors file"
     with pytest.raises(WeightsError, match=message):
         load_style(folder)
+
+
+def test_tone_layer_round_trips_and_the_drawer_applies_it(tmp_path):
+    from gpdface.tone_layer import LayeredStudent, ToneLayer, apply_tone_layer
+
+    plain = load_style(make_style(tmp_path, "plain"))
+    assert plain.info.tone_layer is None and plain.drawer is plain.model
+    layered = load_style(make_style(tmp_path, "layered", tone_layer=ToneLayer(knee=0.7, strength=0.6)))
+    assert layered.info.tone_layer == ToneLayer(knee=0.7, strength=0.6)
+    assert json.loads((layered.path / "style.json").read_text())["tone_layer"] == {
+        "knee": 0.7, "strength": 0.6, "blur": 0.025, "min_reference": 0.0,
+    }  # fmt: skip
+    assert isinstance(layered.drawer, LayeredStudent)
+    x = torch.rand(2, 3, 256, 256) * 0.6 - 1  # dark photos: the layer shades them
+    with torch.no_grad():
+        expected = apply_tone_layer(x, plain.model(x), layered.info.tone_layer)
+        assert torch.allclose(layered.drawer(x), expected) and not torch.allclose(expected, plain.model(x))

@@ -265,3 +265,17 @@ def test_a_bad_input_in_a_stream_is_yielded_and_the_stream_goes_on(translator, a
     closed.close()
     outcomes = list(translator.translate_many([closed, astronaut, torch.zeros(3, 8, 8, device="meta")]))
     assert [type(r).__name__ for _, r in outcomes] == ["InputError", "TranslationResult", "InputError"]
+
+
+def test_a_style_with_a_tone_layer_shades_dark_faces_in_translate(tmp_path):
+    from gpdface.tone_layer import ToneLayer
+
+    rng = np.random.default_rng(3)
+    dark_face = rng.integers(40, 80, (256, 256, 3), dtype=np.uint8)
+    dark_face[200:] = 250  # a white collar: the photo's highlights
+    plain = Translator(make_style(tmp_path, "plain"), device="cpu")(dark_face, aligned=True).image.astype(int)
+    layered_style = make_style(tmp_path, "layered", tone_layer=ToneLayer(knee=0.75, strength=0.5))
+    layered = Translator(layered_style, device="cpu")(dark_face, aligned=True).image.astype(int)
+    assert (layered <= plain + 1).all()  # the layer only darkens
+    assert plain[20:180].mean() - layered[20:180].mean() > 30  # and the dark skin a lot
+    assert np.abs(plain[225:] - layered[225:]).max() <= 1  # the collar, as light as the highlights, is left alone

@@ -14,7 +14,6 @@ import torch
 from ..errors import ShapeError
 from ..formats import LUMA
 from ..imageio import to_tensor, to_uint8
-from ..nets.student import StudentNet
 from ..shapes import check_shape
 from .data import AlignedPairs, warp_pair
 from .identity import IdentityScorer
@@ -41,7 +40,7 @@ def grey_fsim(a: np.ndarray, b: np.ndarray) -> float | None:
 
 
 @torch.inference_mode()
-def stylize_in_frame(model: StudentNet, pairs: AlignedPairs, device: torch.device, batch_size: int = 8):
+def stylize_in_frame(model: torch.nn.Module, pairs: AlignedPairs, device: torch.device, batch_size: int = 8):
     """For each pair, the student's output warped back into the source photo's frame (``H W 3`` uint8).
 
     Outside the crop's footprint there is no output: those pixels keep the source photo, in grey (what the
@@ -93,7 +92,7 @@ def face_region(size: int) -> tuple[slice, slice]:
 
 
 @torch.inference_mode()
-def tone_response(model: StudentNet, pairs: AlignedPairs, device: torch.device, gamma: float = 2.0) -> float:
+def tone_response(model: torch.nn.Module, pairs: AlignedPairs, device: torch.device, gamma: float = 2.0) -> float:
     """How much the drawing of a face darkens when its photo does: the mean grey change over the face's
     central region (cheeks, nose, mouth) of the drawing, divided by that of the photo, when each aligned
     photo goes through the tone curve x ↦ x^gamma.
@@ -154,7 +153,7 @@ def mean_grey_scores(
 
 
 def evaluate_pairs(
-    model: StudentNet,
+    model: torch.nn.Module,
     pairs: AlignedPairs,
     device: torch.device,
     with_floor: bool = True,
@@ -222,7 +221,7 @@ def tone_spread(photos: Sequence[np.ndarray], drawings: Sequence[np.ndarray]) ->
 
 @torch.inference_mode()
 def tone_across_faces(
-    model: StudentNet, crops: np.ndarray, device: torch.device, batch_size: int = 8
+    model: torch.nn.Module, crops: np.ndarray, device: torch.device, batch_size: int = 8
 ) -> ToneAcrossFaces:
     """Draw ``N S S 3`` aligned photos of different people and compare the skin tones of photos and drawings.
 

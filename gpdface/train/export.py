@@ -93,6 +93,9 @@ def model_card(info: StyleInfo, parameters: int) -> str:
         f"| student parameters | {parameters:,} |",
         f"| licence | {info.license or 'not stated'} |",
     ]
+    if info.tone_layer is not None:
+        layer = ", ".join(f"{k} {v:g}" for k, v in info.tone_layer.to_dict().items())
+        lines.append(f"| tone layer | {layer} (graphite shade where the photo is dark: `gpdface.tone_layer`) |")
     for key in ("method", "terms", "data", "teacher", "shots", "steps", "seed", "device", "command", "output_grey"):
         if key in provenance:
             lines.append(f"| {key} | {provenance[key]} |")
