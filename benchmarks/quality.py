@@ -28,7 +28,11 @@ given by --photos; one encoder serves every K and seed (it depends on the teache
 Scores on the test pairs (the development splits) with the field's protocol — the drawing pasted back into
 the photo's 200×250 frame, the grey photo outside the crop, both grey; SSIM (Gaussian σ 1.5, population
 covariance) and FSIM (piq) — and identity rank-1 (sketch → photo, dlib's descriptor; dev extra), each next
-to the grey-photo floor (for identity: the artists' own sketches). Mean ± std over seeds, and each
+to the grey-photo floor (for identity: the artists' own sketches). And on --unseen-faces photos from the
+--photos folder of people outside the face bank (in-the-wild faces no student was trained on), the skin
+tone (``tone_across_faces``): ``tone_slope``, how the drawings' skin tone follows the photos', and
+``tone_darkest``, the drawn skin of the tenth with the darkest photos (0–255); the "floor" there is the
+photos' own (slope 1). Mean ± std over seeds, and each
 seed's score (``by_seed``: runs on other seeds can be pooled). The JSON is
 rewritten after every K and seed (``"complete": false`` until the end); --grid-dir saves picture grids;
 ``python benchmarks/quality_table.py FILE…`` prints the tables (several files: runs on other seeds, pooled).
@@ -55,8 +59,8 @@ from gpdface.face.detect import RetinaFaceDetector
 from gpdface.train.data import AlignedPairs, align_pairs, find_pairs
 from gpdface.train.distill import DistillConfig, distill_student
 from gpdface.train.encoder import EncoderConfig
-from gpdface.train.evaluate import mean_grey_scores, stylize_in_frame
-from gpdface.train.faceset import align_collection
+from gpdface.train.evaluate import mean_grey_scores, stylize_in_frame, tone_across_faces, tone_spread
+from gpdface.train.faceset import align_collection, align_unseen_people
 from gpdface.train.frames import FrameMap
 from gpdface.train.gpd import GPDSettings, gpd_teacher_data
 from gpdface.train.identity import optional_identity_scorer
@@ -70,6 +74,7 @@ from gpdface.translator import pick_device
 SETTINGS = ("anchors_only", "plain_distill", "gpd", "ceiling")
 ABLATIONS = ("gpd_no_teacher", "gpd_no_disc", "gpd_no_confidence", "gpd_no_photo_fakes")
 METRICS = ("ssim", "fsim", "rank1")
+TONE_METRICS = ("tone_slope", "tone_darkest")  # on photos of people outside the face bank (--unseen-faces)
 SIZE = 256
 
 
@@ -116,6 +121,10 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--test", type=Path, action="append", required=True)
     parser.add_argument("--photos", type=Path, required=True, help="the face bank: a folder of real face photos")
     parser.add_argument("--photos-limit", type=int, default=2000)
+    parser.add_argument(
+        "--unseen-faces", type=int, default=300,
+        help="also draw this many --photos of people outside the face bank and score the skin tone (0: skip)",
+    )  # fmt: skip
     parser.add_argument("--shots", type=int, nargs="+", default=[1, 5, 10])
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--teacher", default=DEFAULT_TEACHER)
@@ -166,11 +175,18 @@ class Bench:
         self.test = align_pairs([p for d in args.test for p in find_pairs(d)], detector, SIZE, template)
         faces = align_collection(args.photos, args.work / "facebank", detector, SIZE, template, limit=args.photos_limit)
         self.photos = faces.images
+        self.unseen = None
+        if args.unseen_faces:
+            unseen = align_unseen_people(args.photos, args.photos_limit, args.unseen_faces, detector, SIZE, template)
+            self.unseen = unseen.images
         self.identity, _ = optional_identity_scorer()
         self.gallery = self.identity.descriptors(self.test) if self.identity else None
         self.floor = mean_grey_scores(self.test.sources, self.test.targets, self.device)
         if self.identity is not None:
             self.floor["rank1"] = self.identity.rank1(self.test, self.test.targets, self.gallery).rank1  # artists'
+        if self.unseen is not None:  # the photos' own tones: what a drawing that kept every tone would score
+            photo_tone = tone_spread(list(self.unseen), list(self.unseen))
+            self.floor |= {"tone_slope": photo_tone.slope, "tone_darkest": photo_tone.darkest[0]}
         self.base = DistillConfig(
             steps=args.steps, objective=ObjectiveConfig(conditional=False), checkpoint_every=10**9,
             sample_every=10**9,
@@ -182,7 +198,8 @@ class Bench:
         )
         names = SETTINGS + (ABLATIONS if args.ablation_shots else ())
         # metric → setting → K → seed → score (per seed, so that later runs on other seeds can be pooled)
-        self.scores: dict[str, dict[str, dict[int, dict[int, float]]]] = {m: {s: {} for s in names} for m in METRICS}
+        metrics = METRICS + (TONE_METRICS if self.unseen is not None else ())
+        self.scores: dict[str, dict[str, dict[int, dict[int, float]]]] = {m: {s: {} for s in names} for m in metrics}
         self.seconds = dict.fromkeys(("teacher_data", *names, "evaluation"), 0.0)
         self.ceiling = self.ceiling_scores = None
 
@@ -238,6 +255,9 @@ class Bench:
         scores = mean_grey_scores(drawn, self.test.targets, self.device)
         if self.identity is not None:
             scores["rank1"] = self.identity.rank1(self.test, drawn, self.gallery).rank1
+        if self.unseen is not None:
+            tone = tone_across_faces(model, self.unseen, self.device)
+            scores |= {"tone_slope": tone.slope, "tone_darkest": tone.darkest[1]}
         return scores
 
     def report(self) -> dict:

@@ -24,8 +24,15 @@ LABELS = {
     "gpd_no_photo_fakes": "GPD, face-bank drawings not shown to the discriminator",
     "ceiling": "all training pairs (ceiling)",
 }
-FLOORS = {"ssim": "grey photo (floor)", "fsim": "grey photo (floor)", "rank1": "the artists' own sketches"}
-TITLES = {"ssim": "SSIM", "fsim": "FSIM", "rank1": "identity rank-1 (sketch → photo)"}
+FLOORS = {
+    "ssim": "grey photo (floor)", "fsim": "grey photo (floor)", "rank1": "the artists' own sketches",
+    "tone_slope": "the photos themselves", "tone_darkest": "the photos themselves",
+}  # fmt: skip
+TITLES = {
+    "ssim": "SSIM", "fsim": "FSIM", "rank1": "identity rank-1 (sketch → photo)",
+    "tone_slope": "skin tone on unseen in-the-wild faces: slope, drawing against photo",
+    "tone_darkest": "skin tone on unseen in-the-wild faces: the darkest tenth's drawn skin (0–255)",
+}  # fmt: skip
 
 
 def cell(summary: dict | None) -> str:
@@ -99,7 +106,7 @@ def summarise(by_seed: dict) -> dict:
 
 def main() -> None:
     report = pool([json.loads(Path(name).read_text()) for name in sys.argv[1:]])
-    for metric in ("ssim", "fsim", "rank1"):
+    for metric in TITLES:
         if metric in report["results"]:
             print(f"\n{TITLES[metric]} (mean ± std over seeds, runs in brackets)\n")
             print(table(report, metric))

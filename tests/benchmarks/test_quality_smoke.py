@@ -7,6 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from conftest import asset
 from gpdface.train.distill import DistillConfig
 
@@ -28,7 +30,7 @@ def test_quality_benchmark_quick(with_detector, tmp_path):
     args = [
         sys.executable, str(REPO / "benchmarks" / "quality.py"), "--train", str(train), "--test", str(test),
         "--photos", str(asset("faces/lfw-deepfunneled")), "--quick", "--shots", "2", "--ablation-shots", "2",
-        "--loss", "teacher=3",
+        "--loss", "teacher=3", "--unseen-faces", "12",
         "--work", str(tmp_path / "work"), "--grid-dir", str(tmp_path / "grids"), "--out", str(out),
     ]  # fmt: skip
     done = subprocess.run(args, capture_output=True, text=True, env=os.environ, timeout=900)
@@ -39,14 +41,18 @@ def test_quality_benchmark_quick(with_detector, tmp_path):
     assert report["terms"]["relative"] == DistillConfig().relative_weight  # the others keep their defaults
     settings = {"anchors_only", "plain_distill", "gpd", "ceiling"}
     ablations = {"gpd_no_teacher", "gpd_no_disc", "gpd_no_confidence", "gpd_no_photo_fakes"}
-    metrics = {"ssim", "fsim"} | ({"rank1"} if "rank1" in report["floor"] else set())
+    metrics = {"ssim", "fsim", "tone_slope", "tone_darkest"} | ({"rank1"} if "rank1" in report["floor"] else set())
     assert set(report["results"]) == metrics
     for metric in metrics:
         assert set(report["results"][metric]) == settings | ablations
+        bound = {"tone_darkest": 255, "tone_slope": 5}.get(metric, 1)  # a grey level, a slope; scores in [-1, 1]
         for setting in report["results"][metric].values():
-            assert -1 <= setting["2"]["mean"] <= 1 and setting["2"]["runs"] == 1
+            assert -bound <= setting["2"]["mean"] <= bound and setting["2"]["runs"] == 1
             assert setting["2"]["by_seed"] == {"0": setting["2"]["mean"]}  # poolable with other runs
-        assert 0 <= report["floor"][metric] <= 1
+        if not metric.startswith("tone"):
+            assert 0 <= report["floor"][metric] <= 1
+    assert report["floor"]["tone_slope"] == pytest.approx(1.0)  # the photos against themselves
+    assert 0 < report["floor"]["tone_darkest"] < 255
     assert report["test_pairs"] == 3 and report["face_bank"] >= 50
     assert report["seconds_by_setting"]["gpd"] > 0 and report["seconds_by_setting"]["gpd_no_disc"] > 0
     assert (tmp_path / "grids" / "k2_seed0.png").is_file()
@@ -54,6 +60,7 @@ def test_quality_benchmark_quick(with_detector, tmp_path):
                            capture_output=True, check=True).stdout  # fmt: skip
     assert "two-scale GPD" in table and "GPD without the patch discriminator" in table
     assert "face-bank drawings not shown to the discriminator" in table
+    assert "skin tone on unseen in-the-wild faces" in table
 
 
 def test_frame_oracle_benchmark_scores_finer_frames_higher(with_detector, tmp_path):
