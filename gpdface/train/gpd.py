@@ -49,12 +49,14 @@ class GPDSettings:
         adapt: the adaptation's configuration.
         encoder: the encoder's configuration.
         refine_steps: projection steps refining each encoded photo (0: the encoder's guess).
+        tone_transfer: share of the tone G_s(w) missed that goes into each target (``build_photo_targets``).
     """
 
     projection_steps: int = 300
     adapt: AdaptConfig = field(default_factory=lambda: AdaptConfig(correspondence_drop=0.9))
     encoder: EncoderConfig = field(default_factory=EncoderConfig)
     refine_steps: int = 0
+    tone_transfer: float = 0.0
 
 
 class Reporter(Protocol):
@@ -141,7 +143,9 @@ def gpd_teacher_data(
             teacher, settings.encoder, encoder_dir, resume=(encoder_dir / ENCODER_CHECKPOINT).is_file(),
             on_step=lambda step, losses: update(step, losses),
         )  # fmt: skip
-    data = build_photo_targets(teacher, adapted, encoder, photos, latents, frame, settings.refine_steps)
+    data = build_photo_targets(
+        teacher, adapted, encoder, photos, latents, frame, settings.refine_steps, settings.tone_transfer
+    )
     error, confidence = float(data.errors.median()), float(data.confidence.mean())
     reporter.note(f"reconstruction error median {error:.3f}, confidence mean {confidence:.2f}")
     _targets_grid(run_dir / "encode.png", data)

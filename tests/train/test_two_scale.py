@@ -107,6 +107,23 @@ def test_photo_targets(teacher, photos, tmp_path):
     assert (data.uniform().confidence == 1).all() and not (data.confidence == 1).all()
 
 
+def test_tone_transfer_carries_the_tone_the_reconstruction_missed(teacher, photos, tmp_path):
+    from gpdface.train.teacher_data import missed_tone
+
+    flat = np.full((2, 256, 256, 3), 60, np.uint8)  # dark photos …
+    made = torch.full((2, 3, 64, 64), 180, dtype=torch.uint8)  # … reconstructed light
+    missed = missed_tone(flat, made)
+    assert missed.shape == (2, 1, 64, 64) and torch.allclose(missed, torch.full_like(missed, -120.0), atol=0.5)
+    encoder = train_encoder(teacher, EncoderConfig(steps=5, batch_size=8), tmp_path)
+    frame = FrameMap.between(FFHQ_256, 256, teacher.template, 64)
+    anchors = teacher.sample_latents(3, torch.Generator().manual_seed(1))
+    darker = (photos.astype(np.float32) * 0.4).astype(np.uint8)  # the same faces, much darker
+    plain = build_photo_targets(teacher, teacher, encoder, darker, anchors, frame)
+    carried = build_photo_targets(teacher, teacher, encoder, darker, anchors, frame, tone_transfer=1.0)
+    assert torch.equal(plain.latents, carried.latents) and torch.equal(plain.confidence, carried.confidence)
+    assert carried.targets.float().mean() < plain.targets.float().mean() - 20  # what G_s(w) missed, carried over
+
+
 def test_adaptation_keeps_the_best_correspondence_and_stops_when_it_falls(teacher, tmp_path):
     with torch.no_grad():
         targets = teacher.synthesis(teacher.sample_latents(2, torch.Generator().manual_seed(3))).flip(-1) * 0.3
