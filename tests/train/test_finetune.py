@@ -152,6 +152,7 @@ def test_finetune_from_five_shots_at_256_px_with_a_64_px_teacher(with_detector, 
     assert style.info.crop_size == 256 and style.info.provenance["teacher"] == "dcgan64"  # 256 px, a 64 px teacher
     assert style.info.provenance["shots"] == 5 and style.info.provenance["steps"]["photos"] >= 50
     assert style.info.provenance["terms"]["teacher"] == SHOTS_TEACHER_WEIGHT
+    assert style.info.provenance["tone_transfer"] == 1.0  # --tone follow: the targets carry the missed tone
     stamp = (run / "anchors.safetensors").stat().st_mtime_ns
     longer = [("8" if a == "4" and args[i - 1] == "--steps" else a) for i, a in enumerate(args)]
     more = runner.invoke(app, [*longer, "--resume"])  # 8 distillation steps now
