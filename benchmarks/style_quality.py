@@ -36,7 +36,7 @@ from gpdface.style import load_style
 from gpdface.train.data import AlignedPairs, align_pairs, find_pairs
 from gpdface.train.evaluate import (
     evaluate_pairs,
-    face_region,
+    skin_tone,
     stylize_in_frame,
     tone_across_faces,
     tone_response,
@@ -133,8 +133,7 @@ def score_faces(args, styles: dict, detector, device) -> dict:
 @torch.inference_mode()
 def write_tone_grid(path: Path, crops: np.ndarray, styles: dict, device, count: int = 8) -> None:
     """Rows: aligned photos from darkest to lightest face, then each style's drawing of them."""
-    region = face_region(crops.shape[1])
-    order = np.argsort([crop[region].mean() for crop in crops], kind="stable")
+    order = np.argsort([skin_tone(crop) for crop in crops], kind="stable")  # the metric's own tone
     picks = crops[order[np.linspace(0, len(order) - 1, count).round().astype(int)]]
     rows = [list(picks)]
     for style in styles.values():

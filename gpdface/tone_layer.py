@@ -22,6 +22,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .errors import WeightsError
+from .filters import gaussian_taps
 from .formats import LUMA
 from .shapes import check_shape
 
@@ -78,9 +79,7 @@ class ToneLayer:
 def _gaussian_blur(grey: torch.Tensor, sigma: float) -> torch.Tensor:
     """``B 1 H W`` blurred by a separable Gaussian, the borders reflected."""
     radius = max(1, math.ceil(3 * sigma))
-    offsets = torch.arange(-radius, radius + 1, device=grey.device, dtype=grey.dtype)
-    kernel = torch.exp(-(offsets**2) / (2 * sigma**2))
-    kernel = kernel / kernel.sum()
+    kernel = gaussian_taps(2 * radius + 1, sigma, str(grey.device), grey.dtype)
     padded = F.pad(grey, (radius, radius, radius, radius), mode="reflect")
     rows = F.conv2d(padded, kernel.view(1, 1, 1, -1))
     return F.conv2d(rows, kernel.view(1, 1, -1, 1))

@@ -7,20 +7,12 @@ face-sketch literature reports its numbers with.
 
 from __future__ import annotations
 
-import functools
-
 import torch
 import torch.nn.functional as F
 
+from ..filters import gaussian_taps
 from ..formats import LUMA
 from ..shapes import check_shape
-
-
-@functools.lru_cache(maxsize=8)
-def _gaussian_taps(size: int, sigma: float, device: str, dtype: torch.dtype) -> torch.Tensor:
-    coords = torch.arange(size, dtype=torch.float64) - (size - 1) / 2
-    g = torch.exp(-(coords**2) / (2 * sigma**2))
-    return (g / g.sum()).to(device=device, dtype=dtype)  # k
 
 
 def ssim_map(x: torch.Tensor, y: torch.Tensor, data_range: float = 1.0, size: int = 11, sigma: float = 1.5):
@@ -29,7 +21,7 @@ def ssim_map(x: torch.Tensor, y: torch.Tensor, data_range: float = 1.0, size: in
     check_shape(y, f"{x.shape[0]} {x.shape[1]} {x.shape[2]} {x.shape[3]}", "y")
     channels = x.shape[1]
     size = min(size, x.shape[2] - (1 - x.shape[2] % 2), x.shape[3] - (1 - x.shape[3] % 2))  # small images: odd, fits
-    taps = _gaussian_taps(size, sigma, str(x.device), x.dtype)
+    taps = gaussian_taps(size, sigma, str(x.device), x.dtype)
     # The 2-D Gaussian is separable: a 1×k then a k×1 pass give the same window at 2k instead of k² taps.
     # The five local statistics go through one grouped convolution: B 5C H W.
     stack = torch.cat([x, y, x * x, y * y, x * y], dim=1)
