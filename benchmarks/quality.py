@@ -96,6 +96,7 @@ def main() -> None:
         "seeds": args.seeds, "steps": args.steps, "adapt_steps": args.adapt_steps,
         "projection_steps": args.projection_steps, "encoder_steps": args.encoder_steps,
         "photos_limit": args.photos_limit, "ablation_shots": args.ablation_shots, "tone_transfer": args.tone_transfer,
+        "transfer_blur": args.transfer_blur,
         "target_only_seeds": args.target_only_seeds, "only": args.only, "loss": args.loss,
         "protocol": "grey, photo frame (grey photo outside the crop); SSIM Gaussian σ 1.5; FSIM piq; "
         "rank-1 sketch → photo, dlib ResNet descriptor",
@@ -134,7 +135,11 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--adapt-steps", type=int, default=300)
     parser.add_argument(
         "--tone-transfer", type=float, default=0.0,
-        help="share of the tone G_s(w) missed that goes into each teacher target (gpd.GPDSettings.tone_transfer)",
+        help="share of what G_s(w) missed of each photo that goes into its teacher target (GPDSettings.tone_transfer)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--transfer-blur", type=float, default=GPDSettings.transfer_blur,
+        help="σ of the blur on what G_s(w) missed, a share of the teacher's resolution (GPDSettings.transfer_blur)",
     )  # fmt: skip
     parser.add_argument("--projection-steps", type=int, default=100)
     parser.add_argument("--encoder-steps", type=int, default=1500)
@@ -200,6 +205,7 @@ class Bench:
             adapt=replace(GPDSettings().adapt, steps=args.adapt_steps),
             encoder=replace(EncoderConfig(), steps=args.encoder_steps),
             tone_transfer=args.tone_transfer,
+            transfer_blur=args.transfer_blur,
         )
         names = SETTINGS + (ABLATIONS if args.ablation_shots else ())
         # metric → setting → K → seed → score (per seed, so that later runs on other seeds can be pooled)

@@ -725,7 +725,8 @@ def finetune(
         str,
         typer.Option(
             help="follow: a darker face is drawn darker (pencil, paint, flat colour; the face bank's teacher "
-            "targets carry each photo's tone); ignore: skin is drawn paper-white on everyone (ink, line art)."
+            "targets carry each photo's tone and features); ignore: skin is drawn paper-white on everyone "
+            "(ink, line art)."
         ),
     ] = "follow",
     overwrite: Annotated[bool, typer.Option(help="Replace an existing style folder.")] = False,

@@ -33,7 +33,7 @@ from .encoder import CHECKPOINT as ENCODER_CHECKPOINT
 from .encoder import EncoderConfig, train_encoder
 from .frames import FrameMap
 from .invert import project
-from .teacher_data import PhotoTargets, build_photo_targets
+from .teacher_data import TRANSFER_BLUR, PhotoTargets, build_photo_targets
 from .teachers.base import Teacher
 from .visual import save_grid
 
@@ -49,7 +49,9 @@ class GPDSettings:
         adapt: the adaptation's configuration.
         encoder: the encoder's configuration.
         refine_steps: projection steps refining each encoded photo (0: the encoder's guess).
-        tone_transfer: share of the tone G_s(w) missed that goes into each target (``build_photo_targets``).
+        tone_transfer: share of what G_s(w) missed of each photo that goes into its target
+            (``build_photo_targets``).
+        transfer_blur: σ of the blur on what G_s(w) missed, a share of the teacher's resolution.
     """
 
     projection_steps: int = 300
@@ -57,6 +59,7 @@ class GPDSettings:
     encoder: EncoderConfig = field(default_factory=EncoderConfig)
     refine_steps: int = 0
     tone_transfer: float = 0.0
+    transfer_blur: float = TRANSFER_BLUR
 
 
 class Reporter(Protocol):
@@ -144,8 +147,9 @@ def gpd_teacher_data(
             on_step=lambda step, losses: update(step, losses),
         )  # fmt: skip
     data = build_photo_targets(
-        teacher, adapted, encoder, photos, latents, frame, settings.refine_steps, settings.tone_transfer
-    )
+        teacher, adapted, encoder, photos, latents, frame, refine_steps=settings.refine_steps,
+        tone_transfer=settings.tone_transfer, transfer_blur=settings.transfer_blur,
+    )  # fmt: skip
     error, confidence = float(data.errors.median()), float(data.confidence.mean())
     reporter.note(f"reconstruction error median {error:.3f}, confidence mean {confidence:.2f}")
     _targets_grid(run_dir / "encode.png", data)

@@ -56,9 +56,10 @@ MIN_PHOTOS = 50  # fewer photos than this cannot stand for the faces users will 
 # flat-colour styles) or "ignore" (ink and line art, whose skin is paper-white on everyone). "ignore" trains on
 # the face-bank photos through random tone curves γ ∈ [0.45, 2.2] with their targets unchanged.
 TONE_SPREAD = {"follow": 0.0, "ignore": 0.8}
-# With "follow" the face bank's teacher targets also carry the tone the source generator's reconstruction
-# missed (gpd.GPDSettings.tone_transfer): without it the 64 px prior gives every face the same light target
-# and GPD drew dark skin lighter than the exemplar pairs alone (README, *Few-shot quality*).
+# With "follow" the face bank's teacher targets also carry what the source generator's reconstruction missed
+# of each photo, its tone and features (gpd.GPDSettings.tone_transfer, transfer_blur): without it the 64 px
+# prior gives every face the same light, blurred target and GPD drew dark skin lighter than the exemplar pairs
+# alone (README, *Few-shot quality*). "ignore" leaves the targets as the teacher drew them.
 TONE_TRANSFER = {"follow": 1.0, "ignore": 0.0}
 
 # The teacher term's weight with --shots. The anchors' sources are then projections G_s(w) — blurred 64 px
@@ -235,7 +236,11 @@ def _run_stages(request: FinetuneRequest, console: Console, run_dir: Path, style
                     else {}
                 ),
             },
-            **({"tone_transfer": TONE_TRANSFER[request.tone]} if teacher else {}),
+            **(
+                {"tone_transfer": TONE_TRANSFER[request.tone], "transfer_blur": GPDSettings.transfer_blur}
+                if teacher
+                else {}
+            ),
             "seed": request.seed,
             "device": device_description(device),
             "distill_seconds": round(training_seconds(run_dir)),

@@ -7,10 +7,14 @@ Each photo of the face bank, in the style's frame at full resolution (the studen
   the teacher's resolution — it says where tones and features go, not how strokes look;
 - a confidence c = exp(−e² / 2σ²), e the reconstruction error of G_s(w) against x↓ and σ the median e:
   a photo the source generator cannot reproduce gets a target that says little about it;
-- optionally (``tone_transfer`` > 0) the tone G_s(w) missed, carried into the target: the blurred grey
-  difference between x↓ and G_s(w), times ``tone_transfer``, added to G_t(w). The 64 px prior's encoder
-  reconstructs nearly every face at the same light tone, so without it the targets of dark-skinned faces
-  are as light as everyone's (README, *Few-shot quality*: the targets' tone slope is 0.14);
+- optionally (``tone_transfer`` > 0) what G_s(w) missed of the photo, carried into the target: the grey
+  difference between x↓ and G_s(w), blurred by ``transfer_blur`` and times ``tone_transfer``, added to
+  G_t(w). At 1 the target is the photo plus the teacher's edit, G_t(w) − G_s(w). The 64 px prior's encoder
+  reconstructs nearly every face at the same light tone, and as the same blurred, alike face, so without it
+  dark-skinned faces get targets as light as everyone's (README, *Few-shot quality*: a tone slope of 0.14)
+  and no target shows the photo's own eyes, mouth or hairline. ``TRANSFER_BLUR``, σ 0.005 of the teacher's
+  resolution, keeps features one teacher pixel wide; the first version blurred by 0.05 (tone only), which
+  scored lower with ``--shots`` on every seed tried (README, *Making a style*);
 - its nearest anchor (by latent distance), for the relative term.
 
 ``build_photo_targets`` is the one function that ``gpdface finetune`` and ``benchmarks/quality.py`` call.
@@ -29,6 +33,10 @@ from ..imageio import to_tensor
 from .encoder import LatentEncoder, encode
 from .frames import FrameMap
 from .teachers.base import Teacher
+
+# σ of the blur on what G_s(w) missed, a share of the teacher's resolution: 0.32 px at 64 px, i.e. every
+# feature the teacher's resolution can hold is carried (see the module's docstring).
+TRANSFER_BLUR = 0.005
 
 
 @dataclass
@@ -96,6 +104,7 @@ def build_photo_targets(
     frame: FrameMap,
     refine_steps: int = 0,
     tone_transfer: float = 0.0,
+    transfer_blur: float = TRANSFER_BLUR,
 ) -> PhotoTargets:
     """Encode every photo, render its teacher target, and weigh it.
 
@@ -107,14 +116,16 @@ def build_photo_targets(
         anchor_latents: ``K *latent_shape`` the anchors' codes.
         frame: the style frame ↔ teacher frame map.
         refine_steps: projection steps refining each encoded code (0: the encoder's guess).
-        tone_transfer: share of the tone G_s(w) missed that is added to each target (0: none).
+        tone_transfer: share of what G_s(w) missed of the photo that is added to each target (0: none).
+        transfer_blur: σ of the blur on what G_s(w) missed, as a share of the teacher's resolution.
     """
     low = torch.stack([to_tensor(x) for x in frame.to_teacher(photos)])  # N 3 R R, the teacher's frame
     encoded = encode(source, encoder, low, refine_steps=refine_steps)
     distance = torch.cdist(encoded.latents.flatten(1).float(), anchor_latents.flatten(1).float().cpu())
     targets = teacher_images_in_style_frame(adapted, encoded.latents, frame)
     if tone_transfer > 0:
-        missed = missed_tone(photos, teacher_images_in_style_frame(source, encoded.latents, frame))
+        reconstructions = teacher_images_in_style_frame(source, encoded.latents, frame)
+        missed = missed_tone(photos, reconstructions, transfer_blur)
         targets = (targets.float() + tone_transfer * missed).round().clamp(0, 255).to(torch.uint8)
     return PhotoTargets(
         photos=torch.from_numpy(np.ascontiguousarray(photos)).permute(0, 3, 1, 2).contiguous(),
@@ -127,13 +138,13 @@ def build_photo_targets(
     )
 
 
-def missed_tone(photos: np.ndarray, reconstructions: torch.Tensor, blur: float = 0.05) -> torch.Tensor:
-    """The tone a reconstruction missed: blurred grey of the photo minus that of the reconstruction.
+def missed_tone(photos: np.ndarray, reconstructions: torch.Tensor, blur: float) -> torch.Tensor:
+    """What a reconstruction missed: the photo's grey minus the reconstruction's, blurred.
 
     Args:
         photos: ``N S S 3`` uint8 in the style's frame.
         reconstructions: ``N 3 L L`` uint8 G_s(w), the style's frame at the teacher's resolution L.
-        blur: σ of the blur as a share of L (tone, not features).
+        blur: σ of the blur as a share of L: 0.05 leaves the tone alone, 0.005 (``TRANSFER_BLUR``) the features too.
 
     Returns:
         ``N 1 L L`` float grey levels (0–255 scale), negative where the photo is darker.

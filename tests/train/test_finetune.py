@@ -17,6 +17,7 @@ from gpdface.nets import StudentConfig
 from gpdface.train.data import align_pairs, find_pairs
 from gpdface.train.distill import CHECKPOINT, DistillConfig, distill_student
 from gpdface.train.pipeline import SHOTS_TEACHER_WEIGHT, FinetuneRequest, distill_config
+from gpdface.train.teacher_data import TRANSFER_BLUR
 
 TINY = StudentConfig(resolution=64, channels=(8, 16), res_blocks=1)
 
@@ -152,7 +153,8 @@ def test_finetune_from_five_shots_at_256_px_with_a_64_px_teacher(with_detector, 
     assert style.info.crop_size == 256 and style.info.provenance["teacher"] == "dcgan64"  # 256 px, a 64 px teacher
     assert style.info.provenance["shots"] == 5 and style.info.provenance["steps"]["photos"] >= 50
     assert style.info.provenance["terms"]["teacher"] == SHOTS_TEACHER_WEIGHT
-    assert style.info.provenance["tone_transfer"] == 1.0  # --tone follow: the targets carry the missed tone
+    assert style.info.provenance["tone_transfer"] == 1.0  # --tone follow: the targets carry what G_s(w) missed
+    assert style.info.provenance["transfer_blur"] == TRANSFER_BLUR
     stamp = (run / "anchors.safetensors").stat().st_mtime_ns
     longer = [("8" if a == "4" and args[i - 1] == "--steps" else a) for i, a in enumerate(args)]
     more = runner.invoke(app, [*longer, "--resume"])  # 8 distillation steps now
