@@ -48,6 +48,7 @@ from .identity import IdentityScorer
 from .landmarks import landmarks_for, read_landmarks
 from .objective import ObjectiveConfig
 from .progress import job_progress, loss_info
+from .teacher_data import TRANSFER_BLUR
 from .teachers.registry import DEFAULT_TEACHER
 from .visual import save_grid
 
@@ -236,11 +237,7 @@ def _run_stages(request: FinetuneRequest, console: Console, run_dir: Path, style
                     else {}
                 ),
             },
-            **(
-                {"tone_transfer": TONE_TRANSFER[request.tone], "transfer_blur": GPDSettings.transfer_blur}
-                if teacher
-                else {}
-            ),
+            **({"tone_transfer": TONE_TRANSFER[request.tone], "transfer_blur": TRANSFER_BLUR} if teacher else {}),
             "seed": request.seed,
             "device": device_description(device),
             "distill_seconds": round(training_seconds(run_dir)),
@@ -302,6 +299,7 @@ def _teacher_stages(request, teacher, pairs, size, template, device, run_dir: Pa
         adapt=replace(GPDSettings().adapt, steps=request.adapt_steps, seed=request.seed),
         encoder=replace(EncoderConfig(), steps=request.encoder_steps, seed=request.seed),
         tone_transfer=TONE_TRANSFER[request.tone],
+        transfer_blur=TRANSFER_BLUR,
     )
     encoder_dir = shared_encoder_dir(gpdface_home(), teacher, settings.encoder)  # trained once per teacher
     return gpd_teacher_data(

@@ -144,7 +144,7 @@ def missed_tone(photos: np.ndarray, reconstructions: torch.Tensor, blur: float) 
     Args:
         photos: ``N S S 3`` uint8 in the style's frame.
         reconstructions: ``N 3 L L`` uint8 G_s(w), the style's frame at the teacher's resolution L.
-        blur: σ of the blur as a share of L: 0.05 leaves the tone alone, 0.005 (``TRANSFER_BLUR``) the features too.
+        blur: σ of the blur as a share of L: 0.05 keeps only the tone, 0.005 (``TRANSFER_BLUR``) the features too.
 
     Returns:
         ``N 1 L L`` float grey levels (0–255 scale), negative where the photo is darker.
