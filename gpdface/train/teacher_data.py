@@ -125,7 +125,7 @@ def build_photo_targets(
     targets = teacher_images_in_style_frame(adapted, encoded.latents, frame)
     if tone_transfer > 0:
         reconstructions = teacher_images_in_style_frame(source, encoded.latents, frame)
-        missed = missed_tone(photos, reconstructions, transfer_blur)
+        missed = missed_by_reconstruction(photos, reconstructions, transfer_blur)
         targets = (targets.float() + tone_transfer * missed).round().clamp(0, 255).to(torch.uint8)
     return PhotoTargets(
         photos=torch.from_numpy(np.ascontiguousarray(photos)).permute(0, 3, 1, 2).contiguous(),
@@ -138,7 +138,7 @@ def build_photo_targets(
     )
 
 
-def missed_tone(photos: np.ndarray, reconstructions: torch.Tensor, blur: float) -> torch.Tensor:
+def missed_by_reconstruction(photos: np.ndarray, reconstructions: torch.Tensor, blur: float) -> torch.Tensor:
     """What a reconstruction missed: the photo's grey minus the reconstruction's, blurred.
 
     Args:

@@ -108,11 +108,11 @@ def test_photo_targets(teacher, photos, tmp_path):
 
 
 def test_tone_transfer_carries_the_tone_the_reconstruction_missed(teacher, photos, tmp_path):
-    from gpdface.train.teacher_data import missed_tone
+    from gpdface.train.teacher_data import missed_by_reconstruction
 
     flat = np.full((2, 256, 256, 3), 60, np.uint8)  # dark photos …
     made = torch.full((2, 3, 64, 64), 180, dtype=torch.uint8)  # … reconstructed light
-    missed = missed_tone(flat, made, blur=0.05)
+    missed = missed_by_reconstruction(flat, made, blur=0.05)
     assert missed.shape == (2, 1, 64, 64) and torch.allclose(missed, torch.full_like(missed, -120.0), atol=0.5)
     encoder = train_encoder(teacher, EncoderConfig(steps=5, batch_size=8), tmp_path)
     frame = FrameMap.between(FFHQ_256, 256, teacher.template, 64)
@@ -125,13 +125,13 @@ def test_tone_transfer_carries_the_tone_the_reconstruction_missed(teacher, photo
 
 
 def test_the_transfer_blur_carries_features_a_wide_one_spreads_as_tone():
-    from gpdface.train.teacher_data import TRANSFER_BLUR, missed_tone
+    from gpdface.train.teacher_data import TRANSFER_BLUR, missed_by_reconstruction
 
     photo = np.full((1, 256, 256, 3), 200, np.uint8)
     photo[:, 128:132] = 40  # a dark line 4 px wide (row 32 at 64 px): a feature the reconstruction missed
     made = torch.full((1, 3, 64, 64), 200, dtype=torch.uint8)
-    tone = missed_tone(photo, made, blur=0.05)[0, 0, :, 32]  # the first version's σ: 3.2 px at 64 px
-    features = missed_tone(photo, made, blur=TRANSFER_BLUR)[0, 0, :, 32]  # 0.32 px
+    tone = missed_by_reconstruction(photo, made, blur=0.05)[0, 0, :, 32]  # the first version's σ: 3.2 px at 64 px
+    features = missed_by_reconstruction(photo, made, blur=TRANSFER_BLUR)[0, 0, :, 32]  # 0.32 px
     assert features[32] < -150 and features[28] > -1  # the line, sharp and in place
     assert -25 < tone[32] < -15 and tone[28] < -5  # the same line spread into a faint band
 
