@@ -24,6 +24,7 @@ from rich.console import Console
 from . import __version__
 from .errors import GpdfaceError, InputError, UsageError
 from .formats import IMAGE_SUFFIXES, VIDEO_SUFFIXES
+from .output_plan import plan_outputs
 
 app = typer.Typer(
     name="gpdface",
@@ -97,18 +98,6 @@ def main(
     _state["debug"] = debug
 
 
-def _refuse_name_clashes(sources: list[Path], folder: Path) -> None:
-    """Two inputs of the same file name would be written to one file in ``folder``: the first would be lost."""
-    seen: dict[str, Path] = {}
-    for source in sources:
-        other = seen.setdefault(source.name, source)
-        if other != source:
-            raise UsageError(
-                f"{other} and {source} would both be written to {folder / source.name}; "
-                "translate them into different output folders"
-            )
-
-
 def expand_inputs(items: list[str]) -> list[Path]:
     """Files as given, folders as the images inside them (sorted), glob patterns expanded; a file named
     twice (directly, by its folder or by a pattern) is translated once."""
@@ -142,7 +131,7 @@ def _check_translate_options(
     """Usage errors (exit 2) that name the flag, before any weights are loaded."""
     from .background import BACKGROUND_MODES
     from .face.detect import runnable_detectors
-    from .style import OUTPUT_MODES
+    from .output_plan import OUTPUT_MODES
 
     def one_of(flag: str, value: str, choices) -> None:
         if value not in choices:
@@ -159,15 +148,6 @@ def _check_translate_options(
         raise UsageError(f"--max-faces must be at least 1, not {max_faces}")
     if batch_size < 1:
         raise UsageError(f"--batch-size must be at least 1, not {batch_size}")
-
-
-def output_path(source: Path, out_arg: Path | None, many: bool, style_name: str) -> Path:
-    """Where the result for ``source`` goes: ``-o`` file, ``-o`` folder, or beside the input."""
-    if out_arg is None:
-        return source.with_name(f"{source.stem}_{style_name}{source.suffix}")
-    if many or out_arg.is_dir() or not out_arg.suffix:
-        return out_arg / source.name
-    return out_arg
 
 
 @app.command()
@@ -274,8 +254,6 @@ def _translate(
     file_like = out_arg is not None and out_arg.suffix.lower() in IMAGE_SUFFIXES | VIDEO_SUFFIXES
     if many and file_like and not out_arg.is_dir():
         raise UsageError(f"{len(sources)} inputs need an output folder, but -o {out_arg} looks like a file")
-    if many and out_arg is not None:
-        _refuse_name_clashes(sources, out_arg)
     translator = Translator(
         style,
         device=device,
@@ -289,9 +267,10 @@ def _translate(
         detector=detector,
         backend=backend,
     )
+    plans = plan_outputs(sources, out_arg, translator.style.name, translator.output)
     if not aligned:
         translator.detector  # noqa: B018 — its weights resolve now: a missing file is one error, not one per image
-    run = _Run(translator, out_arg, many, overwrite, aligned)
+    run = _Run(translator, {plan.source: plan.target for plan in plans}, many, overwrite, aligned)
     videos = [p for p in sources if p.suffix.lower() in VIDEO_SUFFIXES]
     images = [p for p in sources if p.suffix.lower() not in VIDEO_SUFFIXES]
     if (video.start or video.duration is not None) and not videos:
@@ -317,7 +296,7 @@ class _Run:
     """One translate command's shared settings and what it has done so far."""
 
     translator: Any
-    out_arg: Path | None
+    targets: dict[Path, Path]  # each input's planned output (gpdface.output_plan)
     many: bool
     overwrite: bool
     aligned: bool
@@ -347,7 +326,7 @@ def _translate_images(run: _Run, sources: list[Path], as_json: bool) -> None:
             try:
                 if isinstance(result, Exception):
                     raise result
-                target = output_path(source, run.out_arg, run.many, translator.style.name)
+                target = run.targets[source]
                 _warn_about_image(source, target, result, run.aligned)
                 written = result.save(target, overwrite=run.overwrite)
             except GpdfaceError as exc:
@@ -382,7 +361,7 @@ def _translate_one_video(run: _Run, source: Path, video: _VideoOptions, as_json:
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
     record: dict[str, Any] = {"source": str(source)}
-    target = output_path(source, run.out_arg, run.many, run.translator.style.name)
+    target = run.targets[source]
     try:
         if target.suffix.lower() not in VIDEO_SUFFIXES:
             raise UsageError(f"{source} is a video: write it to a video file (-o out.mp4), not {target.name}")
@@ -568,7 +547,10 @@ def demo(
     port: Annotated[int | None, typer.Option(help="Port on 127.0.0.1 (default: the first free from 7860).")] = None,
     photos: Annotated[
         Path | None,
-        typer.Option(help="Folder of real face photos, to make styles in the page (finetune's --photos)."),
+        typer.Option(
+            help="Folder of real face photos that styles made in the page learn from (finetune's --photos; "
+            "default: the pinned face bank)."
+        ),
     ] = None,
     steps: Annotated[int, typer.Option(help="Distillation steps of a style made in the page.")] = 300,
     device: Annotated[str, typer.Option(help="auto, cpu or cuda.")] = "auto",
@@ -659,7 +641,9 @@ def _entry_state(entry, cached_file) -> str:
 
 @app.command()
 def finetune(
-    name: Annotated[str, typer.Option(help="Name of the new style.")],
+    name: Annotated[
+        str | None, typer.Option(help="Name of the new style (default: the exemplar folder's name).")
+    ] = None,
     shots: Annotated[Path | None, typer.Option(help="Folder with 1–10 stylized exemplar images.")] = None,
     pairs: Annotated[
         list[Path] | None,
@@ -675,7 +659,8 @@ def finetune(
         Path | None,
         typer.Option(
             help="With a teacher: a folder of real face photos (any; a few hundred or more) the student "
-            "learns from; aligned once and cached."
+            "learns from, aligned once and cached (default: the pinned face bank lfw-2000, 1,744 aligned LFW "
+            "faces, research use)."
         ),
     ] = None,
     photos_limit: Annotated[int, typer.Option(help="Use at most this many of the photos.")] = 2000,
@@ -743,6 +728,7 @@ def finetune(
     """
 
     def body() -> None:
+        from .style import read_style_info
         from .train.pipeline import FinetuneRequest, run_finetune
 
         request = FinetuneRequest(
@@ -777,9 +763,9 @@ def finetune(
             command=shlex.join(["gpdface", *sys.argv[1:]]),
         )
         style_dir = run_finetune(request, console=err)
-        out.print(f"style {name!r} written to {style_dir}; use it with: gpdface translate PHOTO --style {name}")
+        made = read_style_info(style_dir).name
+        out.print(f"style {made!r} written to {style_dir}; use it with: gpdface translate PHOTO --style {made}")
         if push_to_hub:
-            from .style import read_style_info
             from .train.export import manifest_entry
             from .train.export import push_to_hub as push
 

@@ -22,6 +22,7 @@ import numpy as np
 
 from .background import BACKGROUND_MODES
 from .errors import GpdfaceError, InputError, NoFaceError, UsageError
+from .names import check_name
 
 HOST = "127.0.0.1"
 MAX_SHOTS = 10
@@ -34,8 +35,8 @@ class DemoSettings:
 
     Attributes:
         device: ``auto``, ``cpu`` or ``cuda`` for translation and training.
-        photos_dir: the face bank a new style learns from (``finetune --photos``); without it the
-            "Make a style" tab explains how to enable it.
+        photos_dir: the real face photos a new style learns from (``finetune --photos``); the pinned default
+            face bank when None, as for ``finetune``.
         steps, adapt_steps, projection_steps, encoder_steps, photos_limit: ``finetune``'s settings for styles
             made in the demo.
     """
@@ -160,15 +161,11 @@ class StyleJobs:
 
         Raises:
             InputError: a bad name, or not 1–10 exemplars.
-            UsageError: no face bank configured, or a style is already being made.
+            UsageError: a style is already being made.
         """
         from .hub import gpdface_home
 
-        if self.settings.photos_dir is None:
-            raise UsageError("making styles needs a face bank: start the demo with `gpdface demo --photos DIR`")
-        name = (name or "").strip()
-        if not name or not name.replace("-", "").replace("_", "").isalnum():
-            raise InputError("name the style with letters, digits, - and _ only")
+        name = check_name((name or "").strip(), "the style name", InputError)
         if name in style_names():
             raise InputError(f"a style named {name!r} exists already; choose another name")
         if not 1 <= len(exemplars) <= MAX_SHOTS:
@@ -285,8 +282,13 @@ def build_demo(settings: DemoSettings | None = None):
             styles_api = gr.JSON(visible=False)
             gr.Button("styles", visible=False).click(style_names, None, styles_api, api_name="styles")
         with gr.Tab("Make a style"):
-            if settings.photos_dir is None:
-                gr.Markdown("Start the demo with `gpdface demo --photos DIR` (real face photos) to make styles here.")
+            learns_from = (
+                f"the photos of `{settings.photos_dir}`"
+                if settings.photos_dir is not None
+                else "gpdface's pinned face bank (1,744 aligned LFW faces, research use; "
+                "`gpdface demo --photos DIR` for your own)"
+            )
+            gr.Markdown(f"A new style learns how real faces look from {learns_from}.")
             exemplars = gr.File(label="1–10 exemplars", file_count="multiple", file_types=["image"])
             landmarks = gr.File(label="landmarks (optional: JSON or CSV)", file_types=[".json", ".csv"])
             with gr.Row():

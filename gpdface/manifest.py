@@ -19,8 +19,8 @@ from typing import Any, Literal
 from .errors import WeightsError
 
 SCHEMA_VERSION = 1
-KINDS = ("styles", "detectors", "teachers")
-Kind = Literal["styles", "detectors", "teachers"]
+KINDS = ("styles", "detectors", "teachers", "facebanks")
+Kind = Literal["styles", "detectors", "teachers", "facebanks"]
 
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 _REVISION = re.compile(r"^[0-9a-f]{40}$")
@@ -69,7 +69,7 @@ class PackageSource:
 
 @dataclass(frozen=True)
 class WeightsEntry:
-    """A manifest entry: a style, a detector or a teacher."""
+    """A manifest entry: a style, a detector, a teacher or a face bank (aligned real photos for finetune)."""
 
     kind: Kind
     name: str
@@ -96,6 +96,7 @@ class Manifest:
     styles: dict[str, WeightsEntry]
     detectors: dict[str, WeightsEntry]
     teachers: dict[str, WeightsEntry]
+    facebanks: dict[str, WeightsEntry] = field(default_factory=dict)
 
     def section(self, kind: Kind) -> dict[str, WeightsEntry]:
         return getattr(self, kind)

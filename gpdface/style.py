@@ -17,16 +17,16 @@ import numpy as np
 import torch
 
 from .background import Background
-from .errors import StyleNotFoundError, WeightsError
+from .errors import StyleNotFoundError, UsageError, WeightsError
 from .face.align import template_for
 from .hub import cached_file, fetch_entry, gpdface_home, verify_file
 from .imageio import atomic_write
 from .manifest import load_manifest
+from .names import check_name, name_from_folder
 from .nets.student import MAX_RESOLUTION, StudentNet, load_student, save_student
 from .tone_layer import LayeredStudent, ToneLayer
 
 STYLE_FILES = ("config.json", "model.safetensors", "style.json")
-OUTPUT_MODES = ("paste", "crop", "both")
 STYLE_FORMAT = 1
 
 
@@ -96,8 +96,11 @@ class StyleInfo:
         provenance = data.get("provenance", {})
         if not isinstance(provenance, dict):
             raise WeightsError(f"{where}: provenance must be an object")
+        name = data.get("name", "")
+        if name != "":  # untrusted: the name becomes part of output file names
+            check_name(name, f"{where}: the style's name", WeightsError)
         return cls(
-            name=str(data.get("name", "")),
+            name=name,
             description=str(data.get("description", "")),
             crop_size=crop_size,
             template=_parse_template(data.get("template", ()), crop_size, where),
@@ -168,6 +171,13 @@ def embedded_styles_dir() -> Path:
     return Path(str(resources.files("gpdface") / "styles"))
 
 
+def shipped_style_names() -> set[str]:
+    """Styles that come with gpdface: embedded in the package or published in its manifest."""
+    folder = embedded_styles_dir()
+    embedded = {p.name for p in folder.iterdir() if _is_style_dir(p)} if folder.is_dir() else set()
+    return embedded | set(load_manifest().styles)
+
+
 def _is_style_dir(path: Path) -> bool:
     return path.is_dir() and all((path / name).is_file() for name in STYLE_FILES)
 
@@ -222,7 +232,13 @@ def read_style_info(path: Path) -> StyleInfo:
     except (OSError, ValueError, RecursionError) as exc:
         raise WeightsError(f"cannot read {where}: {exc}") from None
     info = StyleInfo.from_dict(data, where)
-    return info if info.name else StyleInfo(**{**info.__dict__, "name": path.name})
+    if info.name:
+        return info
+    try:
+        name = name_from_folder(path.resolve().name)
+    except UsageError:
+        raise WeightsError(f"{where} gives no name and none can be made from its folder's name") from None
+    return StyleInfo(**{**info.__dict__, "name": name})
 
 
 def load_style(style: str | Path) -> Style:

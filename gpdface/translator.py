@@ -36,7 +36,8 @@ from .imageio import (
     write_images,
 )
 from .nets.fuse import fold_batchnorm
-from .style import OUTPUT_MODES, Style, load_style
+from .output_plan import OUTPUT_MODES, crop_path
+from .style import Style, load_style
 from .tone_layer import apply_tone_layer
 from .video import DETECT_EVERY
 
@@ -113,7 +114,7 @@ class TranslationResult:
         path = Path(path)
         paths = [path] if self.output in ("paste", "both") else []
         if self.output in ("crop", "both"):
-            paths += [path.with_name(f"{path.stem}_face{i}{path.suffix}") for i in range(len(self.faces))]
+            paths += [crop_path(path, i) for i in range(len(self.faces))]
         return paths
 
     def save(self, path: str | os.PathLike, overwrite: bool = False) -> list[Path]:

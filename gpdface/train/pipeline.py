@@ -28,12 +28,13 @@ import torch
 from rich.console import Console
 
 from ..background import BACKGROUND_MODES, Background
-from ..errors import InputError, UsageError
+from ..errors import ChecksumError, InputError, UsageError, WeightsError
 from ..face.align import template_for
 from ..hub import gpdface_home
 from ..imageio import atomic_write
+from ..names import check_name, name_from_folder
 from ..nets.student import StudentConfig
-from ..style import StyleInfo, user_styles_dir
+from ..style import StyleInfo, shipped_style_names, user_styles_dir
 from ..translator import pick_device
 from .background_fit import fit_pencil
 from .data import AlignedPairs, align_images, align_pairs, find_pairs, find_shots
@@ -41,6 +42,7 @@ from .distill import DistillConfig, distill_student, training_seconds
 from .encoder import EncoderConfig
 from .evaluate import evaluate_pairs
 from .export import export_style, is_grey, make_output_grey
+from .facebank import DEFAULT_FACEBANK, load_facebank
 from .faceset import align_collection, list_photos
 from .frames import FrameMap
 from .gpd import GPDSettings, gpd_teacher_data, shared_encoder_dir
@@ -76,7 +78,7 @@ SHOTS_TEACHER_WEIGHT = 10.0
 class FinetuneRequest:
     """What the user asked ``gpdface finetune`` for."""
 
-    name: str
+    name: str | None = None  # None: named after the exemplar folder (default_style_name)
     pair_dirs: list[Path] = field(default_factory=list)
     shots_dir: Path | None = None
     teacher: str = DEFAULT_TEACHER
@@ -137,12 +139,18 @@ def run_finetune(request: FinetuneRequest, console: Console | None = None) -> Pa
         OfflineError: the teacher's weights cannot be had (the message says how to get them).
     """
     console = console or Console(stderr=True, soft_wrap=True)
+    if request.name is None:
+        request = replace(request, name=default_style_name(request))
+        console.print(f"the style is named {request.name!r} after its exemplar folder (--name NAME to choose another)")
     _validate(request)
     run_dir = gpdface_home() / "runs" / request.name
     style_dir = request.out or user_styles_dir() / request.name
-    _check_run_dir(run_dir, request)
     if style_dir.exists() and not request.overwrite and not request.resume:
-        raise UsageError(f"{style_dir} exists; pass --overwrite to replace it or choose another --name")
+        raise UsageError(
+            f"a style named {request.name!r} exists in {style_dir}; choose another name with --name NAME, "
+            "or pass --overwrite to replace it"
+        )
+    _check_run_dir(run_dir, request)
     run_dir.mkdir(parents=True, exist_ok=True)
     try:
         return _run_stages(request, console, run_dir, style_dir)
@@ -169,8 +177,10 @@ def _run_stages(request: FinetuneRequest, console: Console, run_dir: Path, style
     pairs = _anchor_pairs(request, detector, size, template, run_dir)
     console.print(f"    {len(pairs)} exemplar(s) at {size} px")
     teacher_data = None
+    photos = None
     if teacher is not None:
-        pairs, teacher_data = _teacher_stages(request, teacher, pairs, size, template, device, run_dir, stage)
+        photos = _face_bank(request, size, template, device, stage)
+        pairs, teacher_data = _teacher_stages(request, teacher, pairs, size, template, run_dir, stage, photos.images)
     config = distill_config(request, with_teacher=teacher is not None)
     _write_json(
         run_dir / "request.json", {"config": config.to_dict(), "pairs": pairs.names, "teacher": request.teacher}
@@ -216,13 +226,14 @@ def _run_stages(request: FinetuneRequest, console: Console, run_dir: Path, style
         template=tuple(tuple(float(v) for v in p) for p in template),
         default_output=request.default_output,
         background=background,
-        license=request.license,
+        license=_style_license(request.license, photos),
         provenance={
             "method": "GPD: anchor-based distillation from an adapted teacher"
             if teacher is not None
             else "student trained on exemplar pairs (conditional patch discriminator + low-passed L1), no teacher",
             "teacher": request.teacher,
             "data": [str(p) for p in request.pair_dirs] or [str(request.shots_dir)],
+            **({"face_bank": photos.source} if photos is not None else {}),
             "shots": len(pairs),
             "steps": {
                 "distill": request.steps,
@@ -248,6 +259,13 @@ def _run_stages(request: FinetuneRequest, console: Console, run_dir: Path, style
         },
     )
     return export_style(style_dir, model, info)
+
+
+def _style_license(given: str, photos: _Photos | None) -> str:
+    """The style's terms: what the user gave, and the terms of the real photos it learnt from."""
+    if photos is None:
+        return given
+    return "; ".join(part for part in (given, f"face bank: {photos.license}") if part)
 
 
 class _StageCounter:
@@ -290,9 +308,7 @@ def _anchor_pairs(request, detector, size: int, template, run_dir: Path) -> Alig
     return AlignedPairs([p.stem for p in paths], list(targets), list(targets), [identity] * len(paths), size)
 
 
-def _teacher_stages(request, teacher, pairs, size, template, device, run_dir: Path, stage) -> tuple:
-    stage("photos", f"{request.photos_dir}: aligned to the style's frame, cached (at most {request.photos_limit})")
-    photos = _face_bank(request, size, template, device, stage)
+def _teacher_stages(request, teacher, pairs, size, template, run_dir: Path, stage, photos: np.ndarray) -> tuple:
     frame = FrameMap.between(template, size, teacher.template, teacher.resolution)
     settings = GPDSettings(
         projection_steps=request.projection_steps,
@@ -307,15 +323,49 @@ def _teacher_stages(request, teacher, pairs, size, template, device, run_dir: Pa
     )
 
 
-def _face_bank(request, size: int, template, device, reporter) -> np.ndarray:
-    """The face bank's aligned photos, from the cache shared by every run on the same folder and settings."""
+@dataclass(frozen=True)
+class _Photos:
+    """The real faces a style made with a teacher learns from, and what to say about them."""
+
+    images: np.ndarray
+    source: str  # for the provenance: the face bank's name, or the --photos folder
+    license: str  # terms of the photos, carried on to the style's licence
+
+
+def _face_bank(request, size: int, template, device, reporter) -> _Photos:
+    """The pinned default face bank (already aligned), or the ``--photos`` folder aligned into a cache."""
+    if request.photos_dir is None:
+        reporter.stage("photos", f"the face bank {DEFAULT_FACEBANK} (aligned real faces; --photos DIR for your own)")
+        try:
+            bank = load_facebank(DEFAULT_FACEBANK, crop_size=size)
+        except ChecksumError:
+            raise
+        except WeightsError as exc:
+            raise type(exc)(
+                f"{exc}; or build the bank with `python tools/make_facebank.py LFW_DIR -o DIR` (gpdface's repository) "
+                "and list DIR in GPDFACE_WEIGHTS_PATH, or pass --photos DIR (any folder of a few hundred face photos)"
+            ) from None
+        reporter.note(f"{len(bank)} faces; licence: {bank.license}")
+        return _Photos(bank.images, f"face bank {DEFAULT_FACEBANK}", bank.license)
+    reporter.stage(
+        "photos", f"{request.photos_dir}: aligned to the style's frame, cached (at most {request.photos_limit})"
+    )
+    return _Photos(
+        _aligned_folder(request, size, template, device, reporter),
+        str(request.photos_dir),
+        f"the photos of {request.photos_dir} (their own terms)",
+    )
+
+
+def _aligned_folder(request, size: int, template, device, reporter) -> np.ndarray:
+    """A folder's aligned photos, from the cache shared by every run on the same folder and settings."""
     folder = Path(request.photos_dir).resolve()
     key = hashlib.sha256(f"{folder}|{size}|{request.photos_limit}".encode()).hexdigest()[:16]
     cache = gpdface_home() / "facebanks" / f"{folder.name}-{key}"
-    with reporter.steps(request.photos_limit) as update:
+    with reporter.steps(min(request.photos_limit, len(list_photos(folder)))) as update:
         faces = align_collection(
             folder, cache, _detector(device), size, template, limit=request.photos_limit,
-            on_photo=lambda done, total: update(done, f"{done}/{total} photos"),
+            on_photo=lambda done, total: update(done, "photos"),
         )  # fmt: skip
     if len(faces) < MIN_PHOTOS:
         raise InputError(f"{folder}: only {len(faces)} photo(s) with one clear face; the face bank needs {MIN_PHOTOS}+")
@@ -340,6 +390,18 @@ def device_description(device: torch.device) -> str:
     return f"cpu ({platform.machine()}, {torch.get_num_threads()} threads, torch {torch.__version__})"
 
 
+def default_style_name(request: FinetuneRequest) -> str:
+    """A style's name when none is given: its exemplar folder's (``./my_5_images`` → ``my_5_images``).
+
+    Raises:
+        UsageError: no exemplar folder was given, or nothing usable is left of its name.
+    """
+    folders = [request.shots_dir] if request.shots_dir is not None else request.pair_dirs
+    if not folders:
+        raise UsageError("give the exemplars: --shots DIR (1–10 stylized faces) or --pairs DIR (source/ + target/)")
+    return name_from_folder(Path(folders[0]).resolve().name)
+
+
 def _validate(request: FinetuneRequest) -> None:
     if not request.pair_dirs and request.shots_dir is None:
         raise UsageError("give the exemplars: --shots DIR (1–10 stylized faces) or --pairs DIR (source/ + target/)")
@@ -362,8 +424,12 @@ def _validate(request: FinetuneRequest) -> None:
         raise UsageError(f"--tone must be one of {', '.join(TONE_SPREAD)}, not {request.tone!r}")
     if request.tone != "follow" and request.teacher == "none":
         raise UsageError("--tone applies to the face-bank photos, which only a style made with a teacher uses")
-    if not request.name or "/" in request.name or request.name.startswith("."):
-        raise InputError(f"--name {request.name!r} must be a plain name (letters, digits, - and _)")
+    check_name(request.name, "--name")
+    if request.name in shipped_style_names() and request.out is None:
+        raise UsageError(
+            f"{request.name!r} is a style shipped with gpdface, which a user style of that name would hide; "
+            "choose another name with --name NAME"
+        )
     # Check the exemplars, then the face bank, before anything slow (or a teacher download) happens.
     if request.shots_dir is not None:
         shots = find_shots(request.shots_dir)
@@ -371,11 +437,6 @@ def _validate(request: FinetuneRequest) -> None:
             landmarks_for(shots, read_landmarks(request.landmarks_file), request.landmarks_file)
     for folder in [*request.pair_dirs, *request.eval_dirs]:
         find_pairs(folder)
-    if request.teacher != "none" and request.photos_dir is None:
-        raise InputError(
-            "a style made with a teacher needs real face photos for the student to learn from: pass --photos DIR "
-            "(any folder of face photos, a few hundred or more; e.g. LFW), or --teacher none with --pairs"
-        )
     if request.photos_dir is not None:
         list_photos(request.photos_dir)
 

@@ -1,8 +1,11 @@
 """Student training on pairs: data layout, interrupt + resume, and `gpdface finetune` end to end."""
 
 import dataclasses
+import hashlib
 import json
+import os
 import shutil
+from pathlib import Path
 
 import pytest
 import torch
@@ -110,8 +113,8 @@ def test_finetune_command_exports_a_usable_style(pair_dir, with_detector, tmp_pa
     assert [entry["step"] for entry in logged] == [2]
     assert set(logged[0]) == {"step", "lowpass_l1", "ssim", "adversarial", "disc", "total"}
     assert load_style("tiny").info.crop_size == 256
-    again = runner.invoke(app, args)  # an earlier run exists: refuse rather than overwrite silently
-    assert again.exit_code == 2 and "--resume" in again.stderr
+    again = runner.invoke(app, args)  # the name is taken: refuse rather than overwrite silently
+    assert again.exit_code == 2 and "choose another name with --name NAME, or pass --overwrite" in again.stderr
     from PIL import Image
 
     Image.fromarray(astronaut).save(tmp_path / "a.png")
@@ -119,6 +122,9 @@ def test_finetune_command_exports_a_usable_style(pair_dir, with_detector, tmp_pa
         app, ["translate", str(tmp_path / "a.png"), "--style", "tiny", "-o", str(tmp_path / "o.png")]
     )
     assert translated.exit_code == 0, translated.output
+    shutil.rmtree(style_dir)  # an interrupted run of the name, without a style yet: continue or restart it
+    interrupted = runner.invoke(app, args)
+    assert interrupted.exit_code == 2 and "--resume" in interrupted.stderr
 
 
 def test_finetune_from_five_shots_at_256_px_with_a_64_px_teacher(with_detector, monkeypatch, tmp_path, astronaut):
@@ -170,12 +176,64 @@ def test_finetune_from_five_shots_at_256_px_with_a_64_px_teacher(with_detector, 
     assert out.exit_code == 0, out.output
 
 
-def test_a_teacher_needs_a_face_bank(tmp_path):
+def test_shots_alone_learn_from_the_pinned_face_bank(with_detector, monkeypatch, tmp_path, astronaut, grace_hopper):
+    """`gpdface finetune --shots ./my_5_images`, nothing more: the default face bank, a name from the folder."""
+    from PIL import Image
+
+    from gpdface.train.facebank import DEFAULT_FACEBANK, build_facebank, write_facebank
+
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    for i, image in enumerate([astronaut, grace_hopper, astronaut[:, ::-1], grace_hopper[:, ::-1]]):
+        Image.fromarray(image).save(photos / f"p{i}.jpg")
+    from gpdface.face.detect import RetinaFaceDetector
+
+    bank, _ = build_facebank(photos, RetinaFaceDetector(), 4, "test photos: public domain", "four faces")
+    banks = tmp_path / "banks"
+    archive = write_facebank(banks / f"{DEFAULT_FACEBANK}.zip", bank, "all")
+    manifest = json.loads(load_manifest_text())
+    entry = manifest["facebanks"][DEFAULT_FACEBANK]
+    data = archive.read_bytes()
+    entry["files"] = {archive.name: {"sha256": hashlib.sha256(data).hexdigest(), "size": len(data)}}
+    (tmp_path / "manifest.json").write_text(json.dumps(manifest))
+    monkeypatch.setenv("GPDFACE_MANIFEST", str(tmp_path / "manifest.json"))
+    teacher_dir = asset("teachers/dcgan64_digiface.safetensors").parent
+    monkeypatch.setenv("GPDFACE_WEIGHTS_PATH", f"{with_detector}:{teacher_dir}:{banks}")
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    shots = tmp_path / "my_5_images"
+    shots.mkdir()
+    for path in sorted(asset("cufs/cuhk/train/sketches").iterdir())[:5]:
+        shutil.copy(path, shots / path.name)
+    tiny = ["--teacher", "dcgan64", "--steps", "2", "--adapt-steps", "1", "--projection-steps", "1",
+            "--encoder-steps", "1", "--batch-size", "2"]  # fmt: skip
+    runner = CliRunner()
+    result = runner.invoke(app, ["finetune", "--shots", str(shots), *tiny])
+    assert result.exit_code == 0, result.output
+    assert "named 'my_5_images' after its exemplar folder" in result.stderr
+    assert f"the face bank {DEFAULT_FACEBANK}" in result.stderr and "4 faces; licence: test photos" in result.stderr
+    from gpdface.style import load_style
+
+    style = load_style("my_5_images")
+    assert style.info.provenance["face_bank"] == f"face bank {DEFAULT_FACEBANK}"
+    assert style.info.provenance["steps"]["photos"] == 4 and style.info.crop_size == 256
+    assert "face bank: test photos: public domain" in style.info.license
+    again = runner.invoke(app, ["finetune", "--shots", str(shots), *tiny])
+    assert again.exit_code == 2 and "choose another name with --name NAME" in again.stderr, again.output
+    # --photos overrides the bank: its folder is what the style learnt from
+    other = runner.invoke(app, ["finetune", "--shots", str(shots), "--name", "mine", "--photos", str(photos), *tiny])
+    assert other.exit_code == 1 and "the face bank needs 50+" in other.stderr, other.output
+
+
+def load_manifest_text() -> str:
+    from gpdface.manifest import manifest_path
+
+    return manifest_path().read_text()
+
+
+def test_a_missing_photos_folder_is_named(tmp_path):
     shots = tmp_path / "shots"
     shots.mkdir()
     (shots / "a.png").write_bytes(b"")
-    result = CliRunner().invoke(app, ["finetune", "--shots", str(shots), "--name", "x"])
-    assert result.exit_code == 1 and "--photos DIR" in result.stderr
     (tmp_path / "nophotos").mkdir()
     args = ["finetune", "--shots", str(shots), "--name", "x", "--photos", str(tmp_path / "nophotos")]
     empty = CliRunner().invoke(app, args)
@@ -322,3 +380,15 @@ def test_shots_weigh_the_teacher_term_more_unless_loss_says_otherwise(tmp_path):
     # the CLI writes the weights out (it starts without importing torch): they must say what runs
     said = f"teacher (default {SHOTS_TEACHER_WEIGHT:g} with --shots, {DistillConfig.teacher_weight:g} with --pairs)"
     assert said in help_text
+
+
+@pytest.mark.parametrize("name", ["a\x01b", "-rf", "../up", "a b"])
+def test_an_unsafe_style_name_is_refused_before_any_work(tmp_path, name):
+    result = CliRunner().invoke(app, ["finetune", "--shots", str(tmp_path), "--name", name])
+    assert result.exit_code == 2 and "not a usable name" in result.stderr, result.output
+    assert not (Path(os.environ["GPDFACE_HOME"]) / "runs").exists()
+
+
+def test_a_shipped_style_name_is_not_hidden_by_a_user_style(tmp_path):
+    result = CliRunner().invoke(app, ["finetune", "--shots", str(tmp_path), "--name", "sketch"])
+    assert result.exit_code == 2 and "shipped with gpdface" in result.stderr, result.output
