@@ -18,6 +18,10 @@ from PIL import Image
 
 REPO = Path(__file__).resolve().parents[1]
 DETECTOR_FILE = "detection_mobilenet0.25_Final.pth"
+# The one wall-clock limit a test may use: a guard against a true hang (a subprocess or a server that never
+# answers), never a speed check. An hour is over 10× the idle time of the slowest test (the quality
+# benchmark's smoke run); speed is measured by the benchmarks, not asserted by tests.
+HANG_GUARD_S = 3600
 
 
 def assets_dir() -> Path | None:

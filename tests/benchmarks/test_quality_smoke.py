@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import asset
+from conftest import HANG_GUARD_S, asset
 from gpdface.train.distill import DistillConfig
 
 REPO = Path(__file__).resolve().parents[2]
@@ -33,7 +33,7 @@ def test_quality_benchmark_quick(with_detector, tmp_path):
         "--loss", "teacher=3", "--unseen-faces", "12",
         "--work", str(tmp_path / "work"), "--grid-dir", str(tmp_path / "grids"), "--out", str(out),
     ]  # fmt: skip
-    done = subprocess.run(args, capture_output=True, text=True, env=os.environ, timeout=900)
+    done = subprocess.run(args, capture_output=True, text=True, env=os.environ, timeout=HANG_GUARD_S)
     assert done.returncode == 0, done.stderr[-2000:]
     report = json.loads(out.read_text())
     assert report["complete"] is True and report["resolution"] == 256 and report["teacher"] == "lfw64"
@@ -68,7 +68,7 @@ def test_frame_oracle_benchmark_scores_finer_frames_higher(with_detector, tmp_pa
     out = tmp_path / "oracle.json"
     args = [sys.executable, str(REPO / "benchmarks" / "frame_oracle.py"), "--test", str(test)]
     args += ["--resolution", "32", "256", "--out", str(out)]
-    done = subprocess.run(args, capture_output=True, text=True, env=os.environ, timeout=300)
+    done = subprocess.run(args, capture_output=True, text=True, env=os.environ, timeout=HANG_GUARD_S)
     assert done.returncode == 0, done.stderr[-2000:]
     report = json.loads(out.read_text())
     coarse, fine = report["sketch_through_frame"]["32"], report["sketch_through_frame"]["256"]

@@ -6,6 +6,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from conftest import HANG_GUARD_S
+
 REPO = Path(__file__).resolve().parents[2]
 
 
@@ -17,7 +19,7 @@ def test_speed_benchmark_quick(with_detector, tmp_path):
         capture_output=True,
         text=True,
         env=env,
-        timeout=900,
+        timeout=HANG_GUARD_S,
     )
     assert done.returncode == 0, done.stderr[-2000:]
     report = json.loads(out.read_text())

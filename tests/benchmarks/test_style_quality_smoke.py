@@ -9,7 +9,7 @@ from pathlib import Path
 
 from test_quality_smoke import copy_pairs
 
-from conftest import asset, make_style
+from conftest import HANG_GUARD_S, asset, make_style
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -23,7 +23,7 @@ def test_style_quality_reports_scores_and_tone_across_faces(with_detector, tmp_p
         "--test", str(test), "--faces", str(asset("faces/lfw-deepfunneled")), "--faces-count", "14",
         "--grid-dir", str(tmp_path / "grids"), "--out", str(out),
     ]  # fmt: skip
-    done = subprocess.run(args, capture_output=True, text=True, env=os.environ, timeout=600)
+    done = subprocess.run(args, capture_output=True, text=True, env=os.environ, timeout=HANG_GUARD_S)
     assert done.returncode == 0, done.stderr[-2000:]
     report = json.loads(out.read_text())
     per_set = report["results"][str(test)]

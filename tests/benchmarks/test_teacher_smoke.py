@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from conftest import asset
+from conftest import HANG_GUARD_S, asset
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -27,7 +27,7 @@ def test_teacher_benchmark_small(with_detector, tmp_path, astronaut, grace_hoppe
     args = [sys.executable, str(REPO / "benchmarks" / "teacher.py"), "--faces", str(faces), "--teacher", "dcgan64",
             "--holdout", "6", "--samples", "24", "--work", str(tmp_path / "work"), "--grid-dir", str(tmp_path),
             "--out", str(out)]  # fmt: skip
-    done = subprocess.run(args, capture_output=True, text=True, env=env, timeout=600)
+    done = subprocess.run(args, capture_output=True, text=True, env=env, timeout=HANG_GUARD_S)
     assert done.returncode == 0, done.stderr[-2000:]
     report = json.loads(out.read_text())
     assert report["train_faces"] == 6 and report["real_heldout"]["faces"] == 6
