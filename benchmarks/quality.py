@@ -53,21 +53,18 @@ import torch
 from emit import emit
 from quality_table import summarise
 
-from gpdface.cli import parse_loss_weights
 from gpdface.face.align import template_for
 from gpdface.face.detect import RetinaFaceDetector
+from gpdface.recipe import TONES, FinetuneRecipe, parse_loss_items
 from gpdface.train.data import AlignedPairs, align_pairs, find_pairs
-from gpdface.train.distill import DistillConfig, distill_student
-from gpdface.train.encoder import EncoderConfig
+from gpdface.train.distill import distill_student
 from gpdface.train.evaluate import mean_grey_scores, stylize_in_frame, tone_across_faces, tone_spread
 from gpdface.train.faceset import align_collection, align_unseen_people
 from gpdface.train.frames import FrameMap
 from gpdface.train.gpd import GPDSettings, gpd_teacher_data
 from gpdface.train.identity import optional_identity_scorer
-from gpdface.train.objective import ObjectiveConfig
-from gpdface.train.pipeline import device_description
+from gpdface.train.pipeline import device_description, distill_config, gpd_settings
 from gpdface.train.teachers import load_teacher
-from gpdface.train.teachers.registry import DEFAULT_TEACHER
 from gpdface.train.visual import save_grid
 from gpdface.translator import pick_device
 
@@ -95,7 +92,8 @@ def main() -> None:
         "photos": str(args.photos), "teacher": args.teacher, "resolution": SIZE, "shots": args.shots,
         "seeds": args.seeds, "steps": args.steps, "adapt_steps": args.adapt_steps,
         "projection_steps": args.projection_steps, "encoder_steps": args.encoder_steps,
-        "photos_limit": args.photos_limit, "ablation_shots": args.ablation_shots, "tone_transfer": args.tone_transfer,
+        "photos_limit": args.photos_limit, "ablation_shots": args.ablation_shots,
+        "tone_transfer": bench.settings.tone_transfer, "recipe": args.recipe.to_dict(),
         "transfer_blur": args.transfer_blur,
         "target_only_seeds": args.target_only_seeds, "only": args.only, "loss": args.loss,
         "protocol": "grey, photo frame (grey photo outside the crop); SSIM Gaussian σ 1.5; FSIM piq; "
@@ -117,32 +115,33 @@ def main() -> None:
 
 
 def parse_args() -> argparse.Namespace:
+    recipe = FinetuneRecipe()  # every training default is finetune's; a flag changes it for the whole run
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--train", type=Path, action="append", required=True)
     parser.add_argument("--test", type=Path, action="append", required=True)
     parser.add_argument("--photos", type=Path, required=True, help="the face bank: a folder of real face photos")
-    parser.add_argument("--photos-limit", type=int, default=2000)
+    parser.add_argument("--photos-limit", type=int, default=recipe.photos_limit)
     parser.add_argument(
         "--unseen-faces", type=int, default=300,
         help="also draw this many --photos of people outside the face bank and score the skin tone (0: skip)",
     )  # fmt: skip
     parser.add_argument("--shots", type=int, nargs="+", default=[1, 5, 10])
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
-    parser.add_argument("--teacher", default=DEFAULT_TEACHER)
+    parser.add_argument("--teacher", default=recipe.teacher)
+    parser.add_argument("--steps", type=int, default=recipe.steps, help="distillation steps per student")
+    parser.add_argument("--adapt-steps", type=int, default=recipe.adapt_steps)
+    parser.add_argument("--tone", choices=TONES, default=recipe.tone, help="as finetune --tone")
     parser.add_argument(
-        "--steps", type=int, default=DistillConfig.steps, help="distillation steps per student (default: finetune's)"
-    )
-    parser.add_argument("--adapt-steps", type=int, default=300)
-    parser.add_argument(
-        "--tone-transfer", type=float, default=0.0,
-        help="share of what G_s(w) missed of each photo that goes into its teacher target (GPDSettings.tone_transfer)",
+        "--tone-transfer", type=float, default=None,
+        help="override the share of what G_s(w) missed of each photo that goes into its teacher target "
+        "(GPDSettings.tone_transfer; default: what --tone gives finetune)",
     )  # fmt: skip
     parser.add_argument(
         "--transfer-blur", type=float, default=GPDSettings.transfer_blur,
         help="σ of the blur on what G_s(w) missed, a share of the teacher's resolution (GPDSettings.transfer_blur)",
     )  # fmt: skip
-    parser.add_argument("--projection-steps", type=int, default=100)
-    parser.add_argument("--encoder-steps", type=int, default=1500)
+    parser.add_argument("--projection-steps", type=int, default=recipe.projection_steps)
+    parser.add_argument("--encoder-steps", type=int, default=recipe.encoder_steps)
     parser.add_argument(
         "--ablation-shots", type=int, nargs="*", default=[5], help="K at which each GPD part is left out in turn"
     )
@@ -163,11 +162,15 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--grid-dir", type=Path, default=None)
     parser.add_argument("--out", type=Path, default=None, help="JSON, rewritten after every K and seed")
     args = parser.parse_args()
-    args.loss = parse_loss_weights(args.loss)
+    args.loss = parse_loss_items(args.loss)
     if args.quick:
         args.shots, args.seeds = args.shots[:1], args.seeds[:1]
         args.steps, args.adapt_steps, args.projection_steps, args.encoder_steps = 3, 2, 3, 4
         args.photos_limit = min(args.photos_limit, 60)
+    args.recipe = recipe.override(
+        teacher=args.teacher, steps=args.steps, adapt_steps=args.adapt_steps, projection_steps=args.projection_steps,
+        encoder_steps=args.encoder_steps, photos_limit=args.photos_limit, tone=args.tone, loss=args.loss,
+    )  # fmt: skip
     return args
 
 
@@ -196,17 +199,14 @@ class Bench:
         if self.unseen is not None:  # the photos' own tones: what a drawing that kept every tone would score
             photo_tone = tone_spread(list(self.unseen), list(self.unseen))
             self.floor |= {"tone_slope": photo_tone.slope, "tone_darkest": photo_tone.darkest[0]}
-        self.base = DistillConfig(
-            steps=args.steps, objective=ObjectiveConfig(conditional=False), checkpoint_every=10**9,
-            sample_every=10**9,
-        ).with_weights(args.loss)  # fmt: skip
-        self.settings = GPDSettings(
-            projection_steps=args.projection_steps,
-            adapt=replace(GPDSettings().adapt, steps=args.adapt_steps),
-            encoder=replace(EncoderConfig(), steps=args.encoder_steps),
-            tone_transfer=args.tone_transfer,
-            transfer_blur=args.transfer_blur,
+        # finetune's own configuration for a style made from pairs with a teacher (unconditional discriminator),
+        # every setting trained from it; only checkpoints and sample grids are left out
+        self.base = replace(
+            distill_config(args.recipe, with_teacher=True, shots=False), checkpoint_every=10**9, sample_every=10**9
         )
+        self.settings = replace(gpd_settings(args.recipe), transfer_blur=args.transfer_blur)
+        if args.tone_transfer is not None:
+            self.settings = replace(self.settings, tone_transfer=args.tone_transfer)
         names = SETTINGS + (ABLATIONS if args.ablation_shots else ())
         # metric → setting → K → seed → score (per seed, so that later runs on other seeds can be pooled)
         metrics = METRICS + (TONE_METRICS if self.unseen is not None else ())

@@ -32,6 +32,7 @@ from emit import emit
 
 from gpdface.face.detect import RetinaFaceDetector
 from gpdface.imageio import to_tensor, to_uint8
+from gpdface.recipe import FinetuneRecipe
 from gpdface.style import load_style
 from gpdface.train.data import AlignedPairs, align_pairs, find_pairs
 from gpdface.train.evaluate import (
@@ -44,7 +45,6 @@ from gpdface.train.evaluate import (
 )
 from gpdface.train.faceset import align_unseen_people
 from gpdface.train.identity import optional_identity_scorer
-from gpdface.train.pipeline import FinetuneRequest
 from gpdface.train.visual import save_grid
 
 
@@ -56,7 +56,7 @@ def main() -> None:
     parser.add_argument("--faces", type=Path, default=None, help="folder of real face photos (tone across people)")
     parser.add_argument("--faces-count", type=int, default=400, help="photos of unseen people to draw")
     parser.add_argument(
-        "--faces-bank", type=int, default=FinetuneRequest.photos_limit,
+        "--faces-bank", type=int, default=FinetuneRecipe.photos_limit,
         help="size of the face bank finetune took from --faces; its people are left out",
     )  # fmt: skip
     parser.add_argument("--grid-dir", type=Path, default=None)

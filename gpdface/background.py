@@ -27,9 +27,9 @@ import numpy as np
 
 from . import formats
 from .errors import WeightsError
+from .options import BACKGROUND_MODES
 from .shapes import check_shape
 
-BACKGROUND_MODES = ("keep", "grey", "pencil", "student", "paper")
 PAPER = 255
 LUMA = np.array(formats.LUMA, np.float32)
 

@@ -20,9 +20,10 @@ from typing import Any
 
 import numpy as np
 
-from .background import BACKGROUND_MODES
 from .errors import GpdfaceError, InputError, NoFaceError, UsageError
 from .names import check_name
+from .options import BACKGROUND_MODES
+from .recipe import FinetuneRecipe
 
 HOST = "127.0.0.1"
 MAX_SHOTS = 10
@@ -37,17 +38,13 @@ class DemoSettings:
         device: ``auto``, ``cpu`` or ``cuda`` for translation and training.
         photos_dir: the real face photos a new style learns from (``finetune --photos``); the pinned default
             face bank when None, as for ``finetune``.
-        steps, adapt_steps, projection_steps, encoder_steps, photos_limit: ``finetune``'s settings for styles
-            made in the demo.
+        recipe: how styles made in the page are made: ``finetune``'s defaults unless told otherwise (the
+            page's tone and background choices override it).
     """
 
     device: str = "auto"
     photos_dir: Path | None = None
-    steps: int = 300
-    adapt_steps: int = 300
-    projection_steps: int = 300
-    encoder_steps: int = 1500
-    photos_limit: int = 2000
+    recipe: FinetuneRecipe = field(default_factory=FinetuneRecipe)
 
 
 class Translators:
@@ -201,14 +198,8 @@ class StyleJobs:
             shots_dir=shots,
             photos_dir=s.photos_dir,
             landmarks_file=landmarks,
-            steps=s.steps,
-            adapt_steps=s.adapt_steps,
-            projection_steps=s.projection_steps,
-            encoder_steps=s.encoder_steps,
-            photos_limit=s.photos_limit,
+            recipe=s.recipe.override(tone=tone, background=background),
             device=s.device,
-            tone=tone,
-            background=background,
             overwrite=True,
             restart=True,
             command=f"gpdface demo (style {job.name!r})",

@@ -7,11 +7,37 @@ Messages are one actionable line: what failed, what was expected, how to fix it.
 
 from __future__ import annotations
 
+SWITCH = "{switch}"  # where a message names its remedy, an on/off option, each door in its own words
+
 
 class GpdfaceError(Exception):
-    """Base class of every error gpdface raises on purpose."""
+    """Base class of every error gpdface raises on purpose.
+
+    A message whose remedy is an on/off option writes ``{switch}`` there and passes ``switch="aligned"``: the
+    Python API then says ``aligned=True``, the command line (``for_command_line``) ``--aligned``.
+    """
 
     exit_code = 1
+
+    def __init__(self, message: str = "", *, switch: str | None = None) -> None:
+        self.template, self.switch = message, switch
+        super().__init__(message.replace(SWITCH, f"{switch}=True") if switch else message)
+
+    def __reduce__(self):  # errors cross process boundaries (worker pools): rebuilt with what made them
+        return _rebuild, (type(self), self.template, self.switch, self.__dict__)
+
+    def for_command_line(self) -> str:
+        """The message as the command line says it (its flag for the remedy)."""
+        if self.switch is None:
+            return str(self)
+        return self.template.replace(SWITCH, "--" + self.switch.replace("_", "-"))
+
+
+def _rebuild(cls: type[GpdfaceError], template: str, switch: str | None, state: dict) -> GpdfaceError:
+    error = GpdfaceError.__new__(cls)
+    GpdfaceError.__init__(error, template, switch=switch)
+    error.__dict__.update(state)
+    return error
 
 
 class InputError(GpdfaceError):

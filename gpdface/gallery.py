@@ -47,7 +47,8 @@ def style_gallery(
         InputError: a photo cannot be read, or no style is given.
         NoFaceError: a photo has no face.
     """
-    from .translator import DEFAULT_DETECTOR, Translator
+    from .options import DEFAULT_DETECTOR
+    from .translator import Translator
 
     if not styles:
         raise InputError("no styles to show")

@@ -19,10 +19,8 @@ import torch
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from .errors import InputError, OutputError
+from .options import DEFAULT_MAX_PIXELS
 from .shapes import check_shape
-
-# A 24-megapixel photo must pass with room to spare; a decompression bomb must not.
-DEFAULT_MAX_PIXELS = 150_000_000
 
 ImageSource = str | os.PathLike | Image.Image | np.ndarray | torch.Tensor
 

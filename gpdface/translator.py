@@ -21,13 +21,12 @@ import cv2
 import numpy as np
 import torch
 
-from .background import BACKGROUND_MODES, Background, render_background
-from .errors import GpdfaceError, InputError, NoFaceError, UsageError
+from .background import Background, render_background
+from .errors import SWITCH, GpdfaceError, InputError, NoFaceError, UsageError
 from .face.align import align_face
 from .face.blend import head_mask, paste_faces
-from .face.detect import DEFAULT_DETECTOR, DetectedFace, Detector
+from .face.detect import DetectedFace, Detector
 from .imageio import (
-    DEFAULT_MAX_PIXELS,
     ImageSource,
     LoadedImage,
     read_image,
@@ -36,7 +35,8 @@ from .imageio import (
     write_images,
 )
 from .nets.fuse import fold_batchnorm
-from .output_plan import OUTPUT_MODES, crop_path
+from .options import TranslateOptions
+from .output_plan import crop_path
 from .style import Style, load_style
 from .tone_layer import apply_tone_layer
 from .video import DETECT_EVERY
@@ -44,7 +44,6 @@ from .video import DETECT_EVERY
 if TYPE_CHECKING:
     from .video import VideoSummary
 
-BACKENDS = ("torch", "onnxruntime")
 MAX_WHOLE_SIDE = 2048  # the `student` background runs on at most this long a side
 WHOLE_TILE, WHOLE_MARGIN = 512, 128  # tiles of the `student` background; the margin exceeds the student's reach
 
@@ -127,7 +126,9 @@ class TranslationResult:
         if self.source and not overwrite:
             for target in targets:
                 if target.exists() and target.resolve() == Path(self.source).resolve():
-                    raise UsageError(f"{target} is the input file; choose another output or pass overwrite=True")
+                    raise UsageError(
+                        f"{target} is the input file; choose another output or pass {SWITCH}", switch="overwrite"
+                    )
         items: list[tuple[Path, np.ndarray, np.ndarray | None]] = []
         if self.output in ("paste", "both"):
             items.append((targets[0], self.image, self.alpha))
@@ -209,51 +210,58 @@ class Translator:
     def __init__(
         self,
         style: str | Path = "sketch",
-        device: str | torch.device = "auto",
+        device: str | torch.device = TranslateOptions.device,
         dtype: torch.dtype | None = None,
-        detector: Detector | str = DEFAULT_DETECTOR,
-        threshold: float = 0.8,
-        min_face: float = 16.0,
-        scan_face: float | None = 40.0,
-        max_faces: int | None = None,
-        output: str | None = None,
-        background: str | None = None,
-        batch_size: int = 8,
-        max_pixels: int = DEFAULT_MAX_PIXELS,
-        backend: str = "torch",
+        detector: Detector | str = TranslateOptions.detector,
+        threshold: float = TranslateOptions.threshold,
+        min_face: float = TranslateOptions.min_face,
+        scan_face: float | None = TranslateOptions.scan_face,
+        max_faces: int | None = TranslateOptions.max_faces,
+        output: str | None = TranslateOptions.output,
+        background: str | None = TranslateOptions.background,
+        batch_size: int = TranslateOptions.batch_size,
+        max_pixels: int = TranslateOptions.max_pixels,
+        backend: str = TranslateOptions.backend,
     ) -> None:
-        if backend not in BACKENDS:
-            raise InputError(f"backend must be one of {', '.join(BACKENDS)}, got {backend!r}")
-        if output is not None and output not in OUTPUT_MODES:
-            raise InputError(f"output must be one of {', '.join(OUTPUT_MODES)}, got {output!r}")
-        if background is not None and background not in BACKGROUND_MODES:
-            raise InputError(f"background must be one of {', '.join(BACKGROUND_MODES)}, got {background!r}")
-        if max_faces is not None and max_faces < 1:
-            raise InputError(f"max_faces must be at least 1, got {max_faces}")
-        if batch_size < 1:
-            raise InputError(f"batch_size must be at least 1, got {batch_size}")
-        self.device = pick_device(device)
+        options = TranslateOptions(
+            device=str(device), output=output, background=background, max_faces=max_faces,  # type: ignore[arg-type]
+            batch_size=batch_size, threshold=threshold, min_face=min_face, scan_face=scan_face,
+            detector=detector if isinstance(detector, str) else TranslateOptions.detector,
+            backend=backend, max_pixels=max_pixels,  # type: ignore[arg-type]
+        )  # fmt: skip
+        self._setup(style, options, dtype, detector)
+
+    @classmethod
+    def from_options(cls, style: str | Path, options: TranslateOptions, dtype: torch.dtype | None = None) -> Translator:
+        """A translator for ``style`` with checked ``options`` (what the command line and the demo build)."""
+        translator = cls.__new__(cls)
+        translator._setup(style, options, dtype, options.detector)
+        return translator
+
+    def _setup(
+        self, style: str | Path, options: TranslateOptions, dtype: torch.dtype | None, detector: Detector | str
+    ) -> None:
+        self.options = options
+        self.device = pick_device(options.device)
         self.dtype = dtype or (torch.float16 if self.device.type == "cuda" else torch.float32)
         self.style: Style = load_style(style)
         # inference only: batch normalisations folded into the convolutions (same outputs, no extra passes)
         self.model = fold_batchnorm(self.style.model).to(self.device, self.dtype, memory_format=torch.channels_last)
-        self.backend, self._session = backend, None
-        if backend == "onnxruntime":
+        self.backend, self._session = options.backend, None
+        if options.backend == "onnxruntime":
             from .onnx_export import cached_onnx_student, ort_session
 
             self._session = ort_session(cached_onnx_student(self.style), self.device.type)
         self.crop_size = self.style.info.crop_size
         self.template = self.style.info.template_array()
-        self.output = output or self.style.info.default_output
+        self.output = options.output or self.style.info.default_output
         style_background = self.style.info.background
-        if background is None or background == style_background.mode:
+        if options.background is None or options.background == style_background.mode:
             self.background = style_background
         else:
-            self.background = Background(background)
-        if scan_face is not None and not scan_face > 0:
-            raise InputError(f"scan_face must be a positive number of pixels or None, got {scan_face!r}")
-        self.threshold, self.min_face, self.scan_face, self.max_faces = threshold, min_face, scan_face, max_faces
-        self.batch_size, self.max_pixels = batch_size, max_pixels
+            self.background = Background(options.background)
+        self.threshold, self.min_face, self.scan_face = options.threshold, options.min_face, options.scan_face
+        self.max_faces, self.batch_size, self.max_pixels = options.max_faces, options.batch_size, options.max_pixels
         self._detector = detector
 
     @property
@@ -383,7 +391,8 @@ class Translator:
             name = loaded.source or "the image"
             raise NoFaceError(
                 f"no face found in {name} (confidence ≥ {self.threshold}, side ≥ {self.min_face:g} px); "
-                "if it is already an aligned face crop, pass aligned=True"
+                f"if it is already an aligned face crop, pass {SWITCH}",
+                switch="aligned",
             )
         return detections
 

@@ -27,10 +27,8 @@ from .errors import InputError
 from .face.detect import LocalDetector
 from .formats import VIDEO_SUFFIXES
 from .imageio import LoadedImage, replaced_on_success
+from .options import DETECT_EVERY
 from .tracking import FaceTracker, SmoothingConfig, is_scene_cut
-
-# Whole-frame face searches every this many frames; measured by benchmarks/video.py (README, "Videos").
-DETECT_EVERY = 10
 
 if TYPE_CHECKING:
     from .translator import Translator

@@ -188,8 +188,8 @@ def test_the_command_line_imports_no_torch_until_a_command_needs_it():
         (["--output", "bogus"], "--output must be one of paste, crop, both, not 'bogus'"),
         (["--background", "sepia"], "--background must be one of"),
         (["--device", "gpu"], "--device must be auto, cpu, cuda or cuda:N, not 'gpu'"),
-        (["--max-faces", "0"], "--max-faces must be at least 1"),
-        (["--batch-size", "0"], "--batch-size must be at least 1"),
+        (["--max-faces", "0"], "--max-faces must be at least 1, not 0"),
+        (["--batch-size", "0"], "--batch-size must be at least 1, not 0"),
         (["--detector", "retinaface_resnet50"], "--detector must be one of retinaface_mobile0.25"),
         (["--scan-face", "-5"], "--scan-face must be 0 (full detail) or a size in pixels, not -5"),
     ],
@@ -219,7 +219,7 @@ def test_two_inputs_of_one_name_into_one_folder_are_refused(photos, tmp_path):
 
 
 def test_a_file_named_twice_is_translated_once():
-    from gpdface.cli import expand_inputs
+    from gpdface.translate_run import expand_inputs
 
     here = Path(__file__)
     assert expand_inputs([str(here), str(here.parent / ".." / "tests" / here.name)]) == [here]
@@ -255,3 +255,33 @@ def test_an_output_that_cannot_be_written_is_one_line(photos, user_style, with_d
     blocker.write_text("a file where the output folder should be")
     result = invoke("translate", photos / "hopper.jpg", "-o", blocker / "o.png", "--style", "teststyle")
     assert result.exit_code == 1 and "cannot write" in result.stderr and "unexpected" not in result.stderr
+
+
+def test_user_text_is_printed_as_it_is_never_as_markup(photos, user_style, with_detector, tmp_path):
+    """A file name or message with brackets is text: `[/].jpg` is a missing file, not a console-markup crash;
+    an existing `photo[red].jpg` is that file, not a glob pattern; '[x, y]' stays in the message."""
+    missing = invoke("translate", "[/].jpg", "--style", "teststyle")
+    assert missing.exit_code == 1 and missing.stderr.count("\n") == 1, missing.output
+    assert "[/].jpg: the pattern matches no file" in missing.stderr and "Traceback" not in missing.output
+    bracketed = tmp_path / "photo[red].jpg"
+    shutil.copy(photos / "hopper.jpg", bracketed)
+    done = invoke("translate", bracketed, "-o", tmp_path / "out.jpg", "--style", "teststyle")
+    assert done.exit_code == 0, done.output
+    assert f"{bracketed} → {tmp_path / 'out.jpg'}" in done.stderr
+    folder = make_style(tmp_path, "odd")
+    data = json.loads((folder / "style.json").read_text())
+    (folder / "style.json").write_text(json.dumps({**data, "template": [[1, 2]]}))
+    broken = invoke("translate", photos / "hopper.jpg", "--style", folder)
+    assert broken.exit_code == 4 and "template must be 5 [x, y] points" in broken.stderr, broken.output
+
+
+def test_an_unexpected_error_is_one_short_line(monkeypatch, photos, user_style):
+    import gpdface.translate_run as run
+
+    def explode(*args, **kwargs):
+        raise RuntimeError("x" * 100_000)
+
+    monkeypatch.setattr(run, "expand_inputs", explode)
+    result = invoke("translate", photos / "hopper.jpg", "--style", "teststyle")
+    assert result.exit_code == 1 and result.stderr.count("\n") == 1
+    assert result.stderr.startswith("error: unexpected RuntimeError: xxx") and len(result.stderr) < 700

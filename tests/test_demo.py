@@ -16,6 +16,7 @@ pytest.importorskip("gradio", reason="the demo extra (gradio) is not installed")
 from gradio_client import Client, handle_file
 
 from gpdface.demo import DemoSettings, launch
+from gpdface.recipe import FinetuneRecipe
 
 
 @pytest.fixture
@@ -23,11 +24,7 @@ def app(with_detector):
     settings = DemoSettings(
         device="cpu",
         photos_dir=asset("faces/lfw-deepfunneled"),
-        steps=2,
-        adapt_steps=2,
-        projection_steps=2,
-        encoder_steps=2,
-        photos_limit=60,
+        recipe=FinetuneRecipe(steps=2, adapt_steps=2, projection_steps=2, encoder_steps=2, photos_limit=60),
     )
     demo, address = launch(settings, block=False)
     try:

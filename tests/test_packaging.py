@@ -27,7 +27,7 @@ def wheel(tmp_path_factory) -> Path:
 def test_wheel_contents(wheel):
     names = set(zipfile.ZipFile(wheel).namelist())
     assert "gpdface/weights_manifest.json" in names
-    assert "gpdface/cli.py" in names and "gpdface/face/detect.py" in names
+    assert "gpdface/cli/translate_cmd.py" in names and "gpdface/face/detect.py" in names
     assert not any(n.endswith((".pth", ".pt")) for n in names)
     assert not any(n.startswith("tests/") for n in names)
     embedded = sorted(

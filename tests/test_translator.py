@@ -9,6 +9,7 @@ from conftest import IdentityNet, make_style
 from gpdface import NoFaceError, Translator, UsageError
 from gpdface.errors import InputError
 from gpdface.face.blend import head_mask
+from gpdface.options import OptionError
 
 
 @pytest.fixture
@@ -164,10 +165,13 @@ def test_large_photo_with_one_face(translator, astronaut):
     assert ys.min() >= 1400 and ys.max() < 2700 and xs.min() >= 2400 and xs.max() < 3700  # only the face region
 
 
-def test_bad_options(style_dir):
-    with pytest.raises(InputError, match="output must be"):
+def test_bad_options_are_one_error_class_whichever_door(style_dir):
+    """The API and the command line check options in one place: the same class, exit code and words."""
+    with pytest.raises(OptionError, match="output must be one of paste, crop, both, not 'sideways'") as caught:
         Translator(style_dir, output="sideways")
-    with pytest.raises(InputError, match="max_faces"):
+    assert caught.value.exit_code == 2 and isinstance(caught.value, ValueError)
+    assert caught.value.for_command_line() == "--output must be one of paste, crop, both, not 'sideways'"
+    with pytest.raises(OptionError, match="max_faces must be at least 1"):
         Translator(style_dir, max_faces=0)
 
 
@@ -236,7 +240,7 @@ def test_student_background_runs_the_student_on_the_whole_photo(identity, astron
     result = identity(astronaut)
     error = np.abs(result.image.astype(int) - astronaut.astype(int))
     assert error.mean() < 6  # the identity student, resized there and back
-    with pytest.raises(InputError, match="background"):
+    with pytest.raises(OptionError, match="background"):
         Translator(identity.style.path, device="cpu", background="sepia")
 
 

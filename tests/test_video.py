@@ -153,13 +153,13 @@ def test_command_line_video_with_json_summary(clip, tmp_path, with_detector, ast
     stray = runner.invoke(app, ["translate", str(tmp_path / "x.png"), "--start", "1", "--style", "teststyle"])
     assert stray.exit_code == 2 and "--start and --duration cut videos" in stray.stderr
     zero = runner.invoke(app, ["translate", str(clip), "-o", str(out), "--style", "teststyle", "--detect-every", "0"])
-    assert zero.exit_code == 2 and "--detect-every must be 1 or more" in zero.stderr
+    assert zero.exit_code == 2 and "--detect-every must be at least 1" in zero.stderr
 
 
 def test_the_command_searches_whole_frames_as_often_as_the_api():
     import inspect
 
-    from gpdface.cli import translate
+    from gpdface.cli.translate_cmd import translate
     from gpdface.video import DETECT_EVERY
 
     assert inspect.signature(translate).parameters["detect_every"].default == DETECT_EVERY

@@ -23,9 +23,9 @@ import torch
 from ..checkpoint import load_checkpoint
 from ..errors import InputError, WeightsError
 from ..nets.fuse import fold_batchnorm
+from ..options import DEFAULT_DETECTOR
 from ..shapes import check_shape
 
-DEFAULT_DETECTOR = "retinaface_mobile0.25"
 # The coarse pass: a face of ``scan_face`` photo pixels must still be this many pixels tall in the copy that
 # detection runs on (at 20–28 px RetinaFace MobileNet-0.25 missed some 40 px faces that the one-pass
 # detector found; at 32 none: benchmarks/detection.py),
@@ -142,6 +142,22 @@ class RetinaFaceDetector:
         refine = scale < REFINE_SCALE
         faces = [self._refine(rgb, f) if refine and f.size * scale < REFINE_BELOW_PX else f for f in faces]
         return sorted(faces, key=lambda f: f.size, reverse=True)
+
+    def landmark_field(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Every anchor's face probability (``B A``) and five landmarks (``B A 5 2``, pixels) for ``B 3 H W``
+        RGB images in [-1, 1], differentiable with respect to the images (the network's own weights stay
+        fixed): what a training term needs to keep a drawn face where its photo has it."""
+        check_shape(images, "B 3 H W", "images")
+        height, width = images.shape[-2:]
+        bgr = ((images.flip(1) + 1) * 127.5 - _BGR_MEAN.to(images.device).view(1, 3, 1, 1)).contiguous()
+        self.model.requires_grad_(False)
+        _, conf, landmarks = self.model(bgr)
+        cfg = self.model.cfg
+        priors = _anchors(height, width, _frozen(cfg["min_sizes"]), tuple(cfg["steps"])).to(images.device)
+        centre, extent = priors[:, :2], priors[:, 2:]
+        points = centre.repeat(1, 5) + landmarks * cfg["variance"][0] * extent.repeat(1, 5)
+        pixels = torch.tensor((width, height), dtype=points.dtype, device=images.device).repeat(5)
+        return conf[..., 1], (points * pixels).view(len(images), -1, 5, 2)
 
     def detection_side(self, long_side: int) -> int:
         """The long side of the copy the first pass runs on: as small as lets a ``scan_face`` face keep

@@ -157,6 +157,24 @@ class Augment:
     grey_probability: float = 0.1
 
 
+# The recipe's ``augment`` choices: the exemplars' jitter so far, and a wide one for heads that lean, faces
+# nearer or further, and lighting the exemplars never had (the faithful terms' photos always get it).
+AUGMENTATIONS = {
+    "standard": Augment(),
+    "wide": Augment(
+        scale=0.15,
+        rotate_deg=20.0,
+        shift=0.06,
+        flip=True,
+        gamma=0.8,
+        brightness=0.15,
+        contrast=0.15,
+        saturation=0.5,
+        grey_probability=0.1,
+    ),
+}
+
+
 def jitter_matrix(matrix: np.ndarray, size: int, aug: Augment, rng: np.random.Generator) -> np.ndarray:
     """Compose a random similarity (about the crop centre) after ``matrix``."""
     angle = np.deg2rad(rng.uniform(-aug.rotate_deg, aug.rotate_deg))

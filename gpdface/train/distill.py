@@ -39,7 +39,9 @@ from ..checkpoint import load_checkpoint
 from ..errors import InputError
 from ..imageio import atomic_write, to_tensor, to_uint8
 from ..nets.student import StudentConfig, StudentNet
+from ..recipe import FAITHFUL_TERMS, TEACHER_TERMS
 from .data import AlignedPairs, Augment, PairBatches
+from .faithful import FaithfulConfig, FaithfulTerms, frozen_batch_statistics
 from .loop import Cadence, load_training_state, module_part, numpy_rng_part, run_steps, save_training_state
 from .objective import TERMS, ObjectiveConfig, StudentObjective
 from .teacher_data import PhotoTargets
@@ -48,7 +50,6 @@ from .visual import save_grid
 CHECKPOINT = "student.ckpt"
 LOSS_LOG = "losses.jsonl"
 LOG_EVERY = 10
-TEACHER_TERMS = ("teacher", "relative")
 
 
 @dataclass(frozen=True)
@@ -74,6 +75,10 @@ class DistillConfig:
             teacher and relative terms and to what the student learns from the anchors.
         ema_half_life: half-life, in steps, of the exported moving average of the weights.
         augment: random geometry and photometric jitter; None for none.
+        faithful: the terms that keep the person on the face bank's whole photos (``faithful.py``); off at 0.
+        faithful_fakes: with the faithful terms on, a window of each such drawing also goes to the patch
+            discriminator as a fake (beside its photo when the discriminator is conditional), so the
+            exemplars' texture is asked of every kind of face, not only of the anchors'.
         checkpoint_every: steps between checkpoints.
         sample_every: steps between sample grids.
         seed: seeds initialisation and batch sampling.
@@ -93,6 +98,8 @@ class DistillConfig:
     photo_fakes: bool = True
     ema_half_life: float = 200.0
     augment: Augment | None = field(default_factory=Augment)
+    faithful: FaithfulConfig = field(default_factory=FaithfulConfig)
+    faithful_fakes: bool = True
     checkpoint_every: int = 100
     sample_every: int = 200
     seed: int = 0
@@ -103,7 +110,7 @@ class DistillConfig:
         weights = self.objective.weights()
         if with_teacher:
             weights |= {"teacher": self.teacher_weight, "relative": self.relative_weight}
-        return weights
+        return weights | {name: float(getattr(self.faithful, name)) for name in FAITHFUL_TERMS}
 
     def with_weights(self, weights: dict[str, float]) -> DistillConfig:
         """A copy with the named terms' weights replaced (0 switches a term off).
@@ -111,15 +118,17 @@ class DistillConfig:
         Raises:
             InputError: an unknown term (the message lists the known ones) or a negative weight.
         """
-        unknown = sorted(set(weights) - set(TERMS) - set(TEACHER_TERMS))
+        known = (*TERMS, *TEACHER_TERMS, *FAITHFUL_TERMS)
+        unknown = sorted(set(weights) - set(known))
         if unknown:
-            raise InputError(f"unknown loss term {', '.join(unknown)}; known: {', '.join((*TERMS, *TEACHER_TERMS))}")
+            raise InputError(f"unknown loss term {', '.join(unknown)}; known: {', '.join(known)}")
         negative = sorted(name for name, value in weights.items() if value < 0)
         if negative:
             raise InputError(f"loss weights must be ≥ 0: {', '.join(negative)}")
         objective = replace(self.objective, **{k: float(v) for k, v in weights.items() if k in TERMS})
         teacher = {f"{k}_weight": float(v) for k, v in weights.items() if k in TEACHER_TERMS}
-        return replace(self, objective=objective, **teacher)
+        faithful = replace(self.faithful, **{k: float(v) for k, v in weights.items() if k in FAITHFUL_TERMS})
+        return replace(self, objective=objective, faithful=faithful, **teacher)
 
     def to_dict(self) -> dict:
         return json.loads(json.dumps(asdict(self)))
@@ -158,6 +167,8 @@ def distill_student(
     resume: bool = False,
     on_step: Callable[[int, dict[str, float]], None] | None = None,
     teacher_data: PhotoTargets | None = None,
+    faithful_photos: np.ndarray | None = None,
+    init: StudentNet | None = None,
 ) -> StudentNet:
     """Train a student on the anchor ``pairs`` (and ``teacher_data`` when given); return its weight average.
 
@@ -169,6 +180,8 @@ def distill_student(
         resume: continue from ``run_dir/student.ckpt`` when it exists.
         on_step: called after every step with (step, {term: value, …, "total": loss}).
         teacher_data: face-bank photos with teacher targets, for the teacher and relative terms.
+        faithful_photos: ``N S S 3`` uint8 aligned real faces (the face bank) for ``config.faithful``'s terms.
+        init: a student of the same architecture to start from (a shipped style, trained further).
 
     Returns:
         The moving average of the student's weights, in eval mode.
@@ -177,12 +190,21 @@ def distill_student(
     run_dir.mkdir(parents=True, exist_ok=True)
     torch.manual_seed(config.seed)
     model = StudentNet(config.student).to(device)
+    if init is not None:
+        if init.config != config.student:
+            raise InputError(f"the student to start from is a {init.config}, not the {config.student} asked for")
+        model.load_state_dict(init.state_dict())
     ema = StudentEMA(model, config.ema_half_life)
     optimizer = torch.optim.Adam(model.parameters(), lr=config.lr, betas=(0.5, 0.99))
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: _lr_factor(s, config.steps))
     if teacher_data is not None and config.objective.conditional and config.objective.needs_discriminator:
         raise ValueError("two-scale GPD needs an unconditional discriminator (ObjectiveConfig(conditional=False))")
     terms = _PhotoTerms(teacher_data, pairs, config, device) if teacher_data is not None else None
+    faithful = None
+    if config.faithful.active:
+        if faithful_photos is None:
+            raise ValueError("the faithful terms need the face bank's photos (faithful_photos)")
+        faithful = FaithfulTerms(faithful_photos, config.faithful, device, config.seed)
     window = terms.window if terms is not None else config.window  # equal sides: one forward pass for both
     batches = PairBatches(pairs, config.batch_size, config.augment, config.seed, window)
     objective = StudentObjective(config.objective, device, seed=config.seed + 2, image_channels=3)
@@ -196,6 +218,8 @@ def distill_student(
     }
     if terms is not None:
         parts["terms"] = module_part(terms)
+    if faithful is not None:
+        parts["faithful"] = module_part(faithful)
     start, earlier_seconds = 0, 0.0
     if resume and (run_dir / CHECKPOINT).is_file():
         state = load_training_state(run_dir / CHECKPOINT, "student checkpoint", parts)
@@ -216,7 +240,19 @@ def distill_student(
             loss, values = terms.loss(photo_batch, *drawn)
             photo_drawings = drawn[0]
         extra_fakes = photo_drawings if config.photo_fakes else None
-        objective_loss, objective_values = objective(x, y, output, extra_fakes=extra_fakes)
+        extra_sources = None
+        if faithful is not None:
+            photos = faithful.sample()
+            with frozen_batch_statistics(model):
+                drawn = model(photos)
+            faithful_loss, faithful_values = faithful.loss(photos, drawn)
+            loss, values = loss + faithful_loss, values | faithful_values
+            if config.faithful_fakes and objective.disc is not None:
+                extra_sources, drawn_window = _same_window(photos, drawn, x.shape[-1], faithful.rng)
+                extra_fakes = drawn_window if extra_fakes is None else torch.cat([extra_fakes, drawn_window])
+                if not config.objective.conditional:
+                    extra_sources = None
+        objective_loss, objective_values = objective(x, y, output, extra_fakes=extra_fakes, extra_sources=extra_sources)
         loss = loss + objective_loss
         values = objective_values | values
         optimizer.zero_grad(set_to_none=True)
@@ -250,6 +286,21 @@ def distill_student(
         return torch.cat([batches.sample()[0].to(device), *terms.sample().inputs()])
 
     return recalibrate_batchnorm(ema.model, mixture)
+
+
+def _same_window(
+    photos: torch.Tensor, drawn: torch.Tensor, side: int, rng: np.random.Generator
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """The same random ``side``-px window of each photo and of its drawing (for the discriminator)."""
+    size = photos.shape[-1]
+    corners = rng.integers(0, size - side + 1, (len(photos), 2)) if size > side else np.zeros((len(photos), 2), int)
+
+    def cut(images):
+        return torch.stack(
+            [image[:, y : y + side, x : x + side] for image, (y, x) in zip(images, corners, strict=True)]
+        )
+
+    return cut(photos), cut(drawn)
 
 
 def _draw_together(model: StudentNet, batches: list[torch.Tensor]) -> list[torch.Tensor]:

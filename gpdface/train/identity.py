@@ -110,14 +110,21 @@ class IdentityScorer:
         box = self._dlib.rectangle(int(left), int(top), int(right), int(bottom))
         return self._shape(np.ascontiguousarray(photo), box)
 
+    def descriptor(self, image: np.ndarray, photo: np.ndarray, matrix: np.ndarray, crop_size: int) -> np.ndarray:
+        """The 128-d descriptor of ``image`` (a photo, or a drawing in the photo's frame) with the geometry of
+        ``photo``'s face, whose alignment to a ``crop_size`` FFHQ crop is ``matrix``."""
+        shape = self._shape_of(photo, matrix, crop_size)
+        return np.asarray(self._net.compute_face_descriptor(np.ascontiguousarray(image), shape))
+
     def descriptors(self, pairs: AlignedPairs, images: list[np.ndarray] | None = None) -> np.ndarray:
         """``N 128`` descriptors of ``images`` (default: the photos), each with its pair photo's geometry."""
         images = pairs.sources if images is None else images
-        out = []
-        for photo, image, matrix in zip(pairs.sources, images, pairs.matrices, strict=True):
-            shape = self._shape_of(photo, matrix, pairs.crop_size)
-            out.append(np.asarray(self._net.compute_face_descriptor(np.ascontiguousarray(image), shape)))
-        return np.stack(out)
+        return np.stack(
+            [
+                self.descriptor(image, photo, matrix, pairs.crop_size)
+                for photo, image, matrix in zip(pairs.sources, images, pairs.matrices, strict=True)
+            ]
+        )
 
     def rank1(
         self, pairs: AlignedPairs, sketches: list[np.ndarray], gallery: np.ndarray | None = None

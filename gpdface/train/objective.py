@@ -31,11 +31,12 @@ from torch import nn
 from torch.nn.utils.parametrizations import spectral_norm
 
 from ..errors import InputError
+from ..recipe import OBJECTIVE_TERMS
 from ..shapes import check_shape
 from .augment_ops import AugmentDraw, diff_augment
 from .losses import ms_ssim
 
-TERMS = ("lowpass_l1", "ssim", "adversarial", "feature_matching")
+TERMS = OBJECTIVE_TERMS  # defined with the recipe, so a recipe names exactly the terms that exist
 MIN_DISC_INPUT = 32  # a scale whose input is smaller would shrink below one logit
 
 
@@ -174,6 +175,7 @@ class StudentObjective:
         target: torch.Tensor,
         output: torch.Tensor,
         extra_fakes: torch.Tensor | None = None,
+        extra_sources: torch.Tensor | None = None,
     ) -> tuple[torch.Tensor, dict[str, float]]:
         """The weighted sum of the generator terms for a batch, and every term's value for the log.
 
@@ -182,8 +184,9 @@ class StudentObjective:
             target: ``B C H W`` real stylizations of those photos.
             output: ``B C H W`` the student's outputs (with gradients).
             extra_fakes: ``B' C H W`` more of the student's outputs, for photos without a real
-                stylization (two-scale GPD's face bank): the discriminator judges them too. Only for an
-                unconditional discriminator, which needs no photo beside a drawing.
+                stylization (the face bank): the discriminator judges them too.
+            extra_sources: ``B' C H W`` the photos of ``extra_fakes``, which a conditional discriminator sees
+                beside them (required then; unused by an unconditional one).
 
         Returns:
             ``(loss, values)``: ``values`` holds each active term unweighted and ``disc`` (the
@@ -196,7 +199,10 @@ class StudentObjective:
         if extra_fakes is not None:
             check_shape(extra_fakes, f"* {sizes['C']} {sizes['H']} {sizes['W']}", "extra fakes")
             if c.conditional:
-                raise ValueError("extra fakes have no photo to condition on: use an unconditional discriminator")
+                if extra_sources is None:
+                    raise ValueError("a conditional discriminator judges extra fakes beside their photos: give them")
+                check_shape(extra_sources, " ".join(str(d) for d in extra_fakes.shape), "extra sources")
+                extra_fakes = self._pair(extra_sources, extra_fakes)
         terms: dict[str, torch.Tensor] = {}
         values: dict[str, float] = {}
         if c.lowpass_l1 > 0:

@@ -27,17 +27,19 @@ import numpy as np
 import torch
 from rich.console import Console
 
-from ..background import BACKGROUND_MODES, Background
+from ..background import Background
 from ..errors import ChecksumError, InputError, UsageError, WeightsError
 from ..face.align import template_for
-from ..hub import gpdface_home
+from ..hub import gpdface_home, sha256_of
 from ..imageio import atomic_write
 from ..names import check_name, name_from_folder
 from ..nets.student import StudentConfig
-from ..style import StyleInfo, shipped_style_names, user_styles_dir
+from ..recipe import FinetuneRecipe
+from ..style import StyleInfo, load_style, shipped_style_names, user_styles_dir
+from ..tone_layer import LayeredStudent
 from ..translator import pick_device
 from .background_fit import fit_pencil
-from .data import AlignedPairs, align_images, align_pairs, find_pairs, find_shots
+from .data import AUGMENTATIONS, AlignedPairs, align_images, align_pairs, find_pairs, find_shots
 from .distill import DistillConfig, distill_student, training_seconds
 from .encoder import EncoderConfig
 from .evaluate import evaluate_pairs
@@ -51,7 +53,6 @@ from .landmarks import landmarks_for, read_landmarks
 from .objective import ObjectiveConfig
 from .progress import job_progress, loss_info
 from .teacher_data import TRANSFER_BLUR
-from .teachers.registry import DEFAULT_TEACHER
 from .visual import save_grid
 
 MIN_PHOTOS = 50  # fewer photos than this cannot stand for the faces users will give
@@ -74,59 +75,61 @@ TONE_TRANSFER = {"follow": 1.0, "ignore": 0.0}
 SHOTS_TEACHER_WEIGHT = 10.0
 
 
-@dataclass
+@dataclass(frozen=True)
 class FinetuneRequest:
-    """What the user asked ``gpdface finetune`` for."""
+    """What the user asked ``gpdface finetune`` for: the exemplars, how to make the style (its recipe, where
+    every training default lives), and where it goes."""
 
     name: str | None = None  # None: named after the exemplar folder (default_style_name)
-    pair_dirs: list[Path] = field(default_factory=list)
     shots_dir: Path | None = None
-    teacher: str = DEFAULT_TEACHER
-    steps: int = 300  # 1000 drew worse on real photos and scored lower (README: Making a style)
-    adapt_steps: int = 300
-    projection_steps: int = 300
-    photos_dir: Path | None = None  # the face bank (with a teacher)
-    photos_limit: int = 2000
-    encoder_steps: int = 1500
-    batch_size: int = 8
-    lr: float = 1e-3
+    pair_dirs: tuple[Path, ...] = ()
+    photos_dir: Path | None = None  # real face photos to learn from (with a teacher); the pinned bank when None
+    recipe: FinetuneRecipe = field(default_factory=FinetuneRecipe)
     device: str = "auto"
-    seed: int = 0
     resume: bool = False
     restart: bool = False
     out: Path | None = None
     aligned: bool = False
     landmarks_file: Path | None = None  # five points per exemplar the detector cannot find
-    eval_dirs: list[Path] = field(default_factory=list)
+    eval_dirs: tuple[Path, ...] = ()
     identity: bool = False  # identity rank-1 on the eval sets (dev extra)
     description: str = ""
     license: str = ""
-    default_output: str = "paste"
-    background: str = "keep"
-    tone: str = "follow"  # a key of TONE_SPREAD
     overwrite: bool = False
     command: str = ""
-    crop_size: int = 256  # the style's crop size, whatever the teacher's resolution
-    weights: dict[str, float] = field(default_factory=dict)  # loss-term weights to override, by term name
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "pair_dirs", tuple(Path(p) for p in self.pair_dirs))
+        object.__setattr__(self, "eval_dirs", tuple(Path(p) for p in self.eval_dirs))
 
 
-def distill_config(request: FinetuneRequest, with_teacher: bool) -> DistillConfig:
-    """The student's training configuration for ``request``: its settings, the defaults of its kind of run,
-    then the ``--loss`` weights it gives."""
-    teacher_weight = DistillConfig.teacher_weight
-    if with_teacher and request.shots_dir is not None:
-        teacher_weight = SHOTS_TEACHER_WEIGHT
+def distill_config(recipe: FinetuneRecipe, with_teacher: bool, shots: bool) -> DistillConfig:
+    """The student's training configuration: the recipe's settings, the defaults of its kind of run (with a
+    teacher and ``shots``, the teacher term weighs ``SHOTS_TEACHER_WEIGHT``), then the recipe's loss weights."""
+    teacher_weight = SHOTS_TEACHER_WEIGHT if with_teacher and shots else DistillConfig.teacher_weight
     return DistillConfig(
-        steps=request.steps,
-        batch_size=request.batch_size,
-        lr=request.lr,
-        seed=request.seed,
+        steps=recipe.steps,
+        batch_size=recipe.batch_size,
+        lr=recipe.lr,
+        seed=recipe.seed,
         # with a teacher the face bank's photos have no real drawing to stand beside
         objective=ObjectiveConfig(conditional=not with_teacher),
         teacher_weight=teacher_weight,
-        photo_tone=TONE_SPREAD[request.tone],
-        student=StudentConfig(resolution=request.crop_size),
-    ).with_weights(request.weights)
+        photo_tone=TONE_SPREAD[recipe.tone],
+        augment=AUGMENTATIONS[recipe.augment],
+        student=StudentConfig(resolution=recipe.crop_size),
+    ).with_weights(recipe.loss_weights)
+
+
+def gpd_settings(recipe: FinetuneRecipe) -> GPDSettings:
+    """The teacher stages' settings (projection, adaptation, encoder, targets) of ``recipe``."""
+    return GPDSettings(
+        projection_steps=recipe.projection_steps,
+        adapt=replace(GPDSettings().adapt, steps=recipe.adapt_steps, seed=recipe.seed),
+        encoder=replace(EncoderConfig(), steps=recipe.encoder_steps, seed=recipe.seed),
+        tone_transfer=TONE_TRANSFER[recipe.tone],
+        transfer_blur=TRANSFER_BLUR,
+    )
 
 
 def run_finetune(request: FinetuneRequest, console: Console | None = None) -> Path:
@@ -163,31 +166,35 @@ def run_finetune(request: FinetuneRequest, console: Console | None = None) -> Pa
 def _run_stages(request: FinetuneRequest, console: Console, run_dir: Path, style_dir: Path) -> Path:
     device = pick_device(request.device)
     identity = IdentityScorer() if request.identity else None  # fails now, not after training, without dlib
-    torch.manual_seed(request.seed)
+    torch.manual_seed(request.recipe.seed)
     teacher = None
-    if request.teacher != "none":
+    if request.recipe.teacher != "none":
         from .teachers import load_teacher
 
-        teacher = load_teacher(request.teacher, device)
-    size, template = request.crop_size, template_for(request.crop_size)
+        teacher = load_teacher(request.recipe.teacher, device)
+    size, template = request.recipe.crop_size, template_for(request.recipe.crop_size)
     detector = None if request.aligned else _detector(device)
-    stage = _StageCounter(console, 8 if teacher is not None else 4)
+    stage = _StageCounter(console, 8 if teacher is not None else 5 if request.recipe.faithful else 4)
 
     stage("align", ", ".join(map(str, request.pair_dirs or [request.shots_dir])))
     pairs = _anchor_pairs(request, detector, size, template, run_dir)
     console.print(f"    {len(pairs)} exemplar(s) at {size} px")
     teacher_data = None
     photos = None
-    if teacher is not None:
+    if teacher is not None or request.recipe.faithful:
         photos = _face_bank(request, size, template, device, stage)
+    if teacher is not None:
         pairs, teacher_data = _teacher_stages(request, teacher, pairs, size, template, run_dir, stage, photos.images)
-    config = distill_config(request, with_teacher=teacher is not None)
+    config = distill_config(request.recipe, with_teacher=teacher is not None, shots=request.shots_dir is not None)
+    # a style trained further keeps its tone layer (its student is what changes)
+    init = load_style(request.recipe.init) if request.recipe.init else None
+    tone_layer = init.info.tone_layer if init is not None else None
     _write_json(
-        run_dir / "request.json", {"config": config.to_dict(), "pairs": pairs.names, "teacher": request.teacher}
+        run_dir / "request.json", {"config": config.to_dict(), "pairs": pairs.names, "teacher": request.recipe.teacher}
     )
-    stage("distill", f"the student, {request.steps} steps (run folder {run_dir})")
+    stage("distill", f"the student, {request.recipe.steps} steps (run folder {run_dir})")
     with job_progress(console) as progress:
-        task = progress.add_task("steps", total=request.steps, info="")
+        task = progress.add_task("steps", total=request.recipe.steps, info="")
         model = distill_student(
             pairs,
             config,
@@ -195,6 +202,8 @@ def _run_stages(request: FinetuneRequest, console: Console, run_dir: Path, style
             device,
             resume=request.resume,
             teacher_data=teacher_data,
+            faithful_photos=photos.images if photos is not None and request.recipe.faithful else None,
+            init=init.model if init is not None else None,
             on_step=lambda step, values: progress.update(task, completed=step, info=loss_info(values)),
         )
 
@@ -202,10 +211,11 @@ def _run_stages(request: FinetuneRequest, console: Console, run_dir: Path, style
         model = make_output_grey(model)
         console.print("    the exemplars are grey: the student's three output channels made one")
     stage("evaluate", "")
-    metrics = {"anchors": evaluate_pairs(model, pairs, device)}
+    drawer = model if tone_layer is None else LayeredStudent(model, tone_layer).eval()  # what translate draws
+    metrics = {"anchors": evaluate_pairs(drawer, pairs, device)}
     for folder in request.eval_dirs:
         eval_pairs = _load_pairs([folder], detector, size, template)
-        metrics[str(folder)] = evaluate_pairs(model, eval_pairs, device, identity=identity)
+        metrics[str(folder)] = evaluate_pairs(drawer, eval_pairs, device, identity=identity)
     for key, value in metrics.items():
         console.print(
             f"    {key}: SSIM {value['ssim']:.4f} (grey photo {value['ssim_photo']:.4f})"
@@ -215,46 +225,54 @@ def _run_stages(request: FinetuneRequest, console: Console, run_dir: Path, style
         )
 
     stage("export", str(style_dir))
-    background, background_report = _fit_background(request.background, pairs, template)
+    background, background_report = _fit_background(request.recipe.background, pairs, template)
     if background_report:
         _write_json(run_dir / "background.json", background_report)
         console.print(f"    pencil background fitted on {background_report['pairs']} pair(s)")
+    settings = gpd_settings(request.recipe)
     info = StyleInfo(
         name=request.name,
         description=request.description or f"made by gpdface finetune from {len(pairs)} exemplar(s)",
         crop_size=size,
         template=tuple(tuple(float(v) for v in p) for p in template),
-        default_output=request.default_output,
+        default_output=request.recipe.default_output,
         background=background,
+        tone_layer=tone_layer,
         license=_style_license(request.license, photos),
         provenance={
             "method": "GPD: anchor-based distillation from an adapted teacher"
             if teacher is not None
             else "student trained on exemplar pairs (conditional patch discriminator + low-passed L1), no teacher",
-            "teacher": request.teacher,
+            "teacher": request.recipe.teacher,
             "data": [str(p) for p in request.pair_dirs] or [str(request.shots_dir)],
             **({"face_bank": photos.source} if photos is not None else {}),
+            **(
+                {"init": {"style": init.name, "model_sha256": sha256_of(init.path / "model.safetensors")}}
+                if init
+                else {}
+            ),
             "shots": len(pairs),
             "steps": {
-                "distill": request.steps,
+                "distill": request.recipe.steps,
                 **(
                     {
-                        "adapt": request.adapt_steps,
-                        "projection": request.projection_steps,
-                        "encoder": request.encoder_steps,
+                        "adapt": request.recipe.adapt_steps,
+                        "projection": request.recipe.projection_steps,
+                        "encoder": request.recipe.encoder_steps,
                         "photos": len(teacher_data),
                     }
                     if teacher
                     else {}
                 ),
             },
-            **({"tone_transfer": TONE_TRANSFER[request.tone], "transfer_blur": TRANSFER_BLUR} if teacher else {}),
-            "seed": request.seed,
+            **({"tone_transfer": settings.tone_transfer, "transfer_blur": settings.transfer_blur} if teacher else {}),
+            "seed": request.recipe.seed,
             "device": device_description(device),
             "distill_seconds": round(training_seconds(run_dir)),
             "terms": {k: v for k, v in config.term_weights(teacher is not None).items() if v > 0},
             "config": config.to_dict(),
             "command": request.command,
+            "recipe": request.recipe.to_dict(),
             "metrics": metrics,
         },
     )
@@ -310,13 +328,7 @@ def _anchor_pairs(request, detector, size: int, template, run_dir: Path) -> Alig
 
 def _teacher_stages(request, teacher, pairs, size, template, run_dir: Path, stage, photos: np.ndarray) -> tuple:
     frame = FrameMap.between(template, size, teacher.template, teacher.resolution)
-    settings = GPDSettings(
-        projection_steps=request.projection_steps,
-        adapt=replace(GPDSettings().adapt, steps=request.adapt_steps, seed=request.seed),
-        encoder=replace(EncoderConfig(), steps=request.encoder_steps, seed=request.seed),
-        tone_transfer=TONE_TRANSFER[request.tone],
-        transfer_blur=TRANSFER_BLUR,
-    )
+    settings = gpd_settings(request.recipe)
     encoder_dir = shared_encoder_dir(gpdface_home(), teacher, settings.encoder)  # trained once per teacher
     return gpd_teacher_data(
         teacher, pairs, bool(request.shots_dir), photos, frame, settings, run_dir, stage, encoder_dir=encoder_dir
@@ -348,7 +360,7 @@ def _face_bank(request, size: int, template, device, reporter) -> _Photos:
         reporter.note(f"{len(bank)} faces; licence: {bank.license}")
         return _Photos(bank.images, f"face bank {DEFAULT_FACEBANK}", bank.license)
     reporter.stage(
-        "photos", f"{request.photos_dir}: aligned to the style's frame, cached (at most {request.photos_limit})"
+        "photos", f"{request.photos_dir}: aligned to the style's frame, cached (at most {request.recipe.photos_limit})"
     )
     return _Photos(
         _aligned_folder(request, size, template, device, reporter),
@@ -360,11 +372,11 @@ def _face_bank(request, size: int, template, device, reporter) -> _Photos:
 def _aligned_folder(request, size: int, template, device, reporter) -> np.ndarray:
     """A folder's aligned photos, from the cache shared by every run on the same folder and settings."""
     folder = Path(request.photos_dir).resolve()
-    key = hashlib.sha256(f"{folder}|{size}|{request.photos_limit}".encode()).hexdigest()[:16]
+    key = hashlib.sha256(f"{folder}|{size}|{request.recipe.photos_limit}".encode()).hexdigest()[:16]
     cache = gpdface_home() / "facebanks" / f"{folder.name}-{key}"
-    with reporter.steps(min(request.photos_limit, len(list_photos(folder)))) as update:
+    with reporter.steps(min(request.recipe.photos_limit, len(list_photos(folder)))) as update:
         faces = align_collection(
-            folder, cache, _detector(device), size, template, limit=request.photos_limit,
+            folder, cache, _detector(device), size, template, limit=request.recipe.photos_limit,
             on_photo=lambda done, total: update(done, "photos"),
         )  # fmt: skip
     if len(faces) < MIN_PHOTOS:
@@ -413,16 +425,7 @@ def _validate(request: FinetuneRequest) -> None:
         raise UsageError("give either --aligned (the exemplars are aligned crops) or --landmarks, not both")
     if request.resume and request.restart:
         raise UsageError("--resume continues the earlier run and --restart discards it: give one of them")
-    if request.steps < 1 or request.batch_size < 1:
-        raise InputError("--steps and --batch-size must be at least 1")
-    if request.default_output not in ("paste", "crop"):
-        raise InputError("--default-output must be paste or crop")
-    DistillConfig().with_weights(request.weights)  # unknown terms and negative weights, named
-    if request.background not in BACKGROUND_MODES:
-        raise InputError(f"--background must be one of {', '.join(BACKGROUND_MODES)}, not {request.background!r}")
-    if request.tone not in TONE_SPREAD:
-        raise UsageError(f"--tone must be one of {', '.join(TONE_SPREAD)}, not {request.tone!r}")
-    if request.tone != "follow" and request.teacher == "none":
+    if request.recipe.tone != "follow" and request.recipe.teacher == "none":
         raise UsageError("--tone applies to the face-bank photos, which only a style made with a teacher uses")
     check_name(request.name, "--name")
     if request.name in shipped_style_names() and request.out is None:

@@ -46,7 +46,7 @@ def test_a_modified_embedded_file_is_refused(monkeypatch, tmp_path):
         load_teacher(DEFAULT_TEACHER)
 
 
-def test_the_cli_default_is_the_registry_default():
-    from gpdface import cli
+def test_the_recipe_default_is_the_registry_default():
+    from gpdface.recipe import FinetuneRecipe
 
-    assert cli.DEFAULT_TEACHER_NAME == DEFAULT_TEACHER
+    assert FinetuneRecipe().teacher == DEFAULT_TEACHER

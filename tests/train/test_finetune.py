@@ -17,9 +17,10 @@ from gpdface.cli import app
 from gpdface.errors import InputError
 from gpdface.face.align import template_for
 from gpdface.nets import StudentConfig
+from gpdface.recipe import FinetuneRecipe
 from gpdface.train.data import align_pairs, find_pairs
 from gpdface.train.distill import CHECKPOINT, DistillConfig, distill_student
-from gpdface.train.pipeline import SHOTS_TEACHER_WEIGHT, FinetuneRequest, distill_config
+from gpdface.train.pipeline import SHOTS_TEACHER_WEIGHT, distill_config
 from gpdface.train.teacher_data import TRANSFER_BLUR
 
 TINY = StudentConfig(resolution=64, channels=(8, 16), res_blocks=1)
@@ -258,7 +259,7 @@ def test_loss_weights_are_checked(tmp_path, pair_dir):
     runner = CliRunner()
     base = ["finetune", "--pairs", str(pair_dir), "--name", "x", "--teacher", "none", "--steps", "1"]
     unknown = runner.invoke(app, [*base, "--loss", "perceptual=1"])
-    assert unknown.exit_code == 1 and "unknown loss term perceptual; known: lowpass_l1" in unknown.stderr
+    assert unknown.exit_code == 2 and "--loss names an unknown term perceptual; known: lowpass_l1" in unknown.stderr
     malformed = runner.invoke(app, [*base, "--loss", "adversarial"])
     assert malformed.exit_code == 2 and "NAME=WEIGHT" in malformed.stderr
 
@@ -344,38 +345,53 @@ def test_finetune_help_says_how_long_it_takes():
     assert "Time on 2 CPU cores at the defaults (--shots, 300 steps): about 9 min" in help_text
 
 
-def test_finetune_command_line_defaults_are_the_requests_defaults():
-    """The CLI writes its defaults out (it starts without importing torch); they must not drift from the
-    request's, which the library and the benchmarks use."""
+def test_every_training_default_is_the_recipes():
+    """The command line leaves what it is not told to the recipe, the one definition of every default that the
+    library, the demo and the benchmarks use; its help shows the recipe's values."""
     command = typer.main.get_command(app).commands["finetune"]
-    cli_defaults = {param.name: param.default for param in command.params}
-    request_defaults = {
-        field.name: field.default
-        for field in dataclasses.fields(FinetuneRequest)
-        if field.name in cli_defaults and field.default is not dataclasses.MISSING
-    }
-    assert {"steps", "adapt_steps", "projection_steps", "encoder_steps", "photos_limit", "teacher"} <= set(
-        request_defaults
-    )
-    assert request_defaults == {name: cli_defaults[name] for name in request_defaults}
-    assert request_defaults["steps"] == DistillConfig.steps  # and a direct distill_student call trains as long
+    flags = {param.name: param for param in command.params}
+    recipe_fields = {f.name for f in dataclasses.fields(FinetuneRecipe)} - {"crop_size"}
+    assert recipe_fields <= set(flags)
+    assert all(flags[name].default is None for name in recipe_fields)  # not given: the recipe's value
+    help_text = " ".join(CliRunner().invoke(app, ["finetune", "--help"]).stdout.split())
+    for name in ("steps", "adapt_steps", "projection_steps", "encoder_steps", "photos_limit", "teacher"):
+        assert f"(default {getattr(FinetuneRecipe, name)})" in help_text, name
+    assert FinetuneRecipe.steps == DistillConfig.steps  # and a direct distill_student call trains as long
+
+
+def test_a_recipe_round_trips_and_flags_override_it(tmp_path):
+    recipe = FinetuneRecipe(steps=40, tone="ignore", loss=(("teacher", 3),))
+    assert FinetuneRecipe.from_dict(json.loads(json.dumps(recipe.to_dict())), "x") == recipe
+    (tmp_path / "recipe.json").write_text(json.dumps(recipe.to_dict()))
+    assert FinetuneRecipe.load(tmp_path / "recipe.json") == recipe
+    style = {"name": "x", "provenance": {"recipe": recipe.to_dict()}}  # a style.json: made again from it
+    (tmp_path / "style.json").write_text(json.dumps(style))
+    assert FinetuneRecipe.load(tmp_path / "style.json") == recipe
+    changed = recipe.override(steps=None, seed=3, loss={"relative": 0.5})
+    assert changed.steps == 40 and changed.seed == 3 and changed.loss_weights == {"relative": 0.5, "teacher": 3.0}
+    (tmp_path / "bad.json").write_text(json.dumps({"steps": 0}))
+    result = CliRunner().invoke(app, ["finetune", "--shots", str(tmp_path), "--recipe", str(tmp_path / "bad.json")])
+    assert result.exit_code == 2 and "--recipe" in result.stderr and "steps must be at least 1, not 0" in result.stderr
+    (tmp_path / "odd.json").write_text(json.dumps({"stepz": 5}))
+    result = CliRunner().invoke(app, ["finetune", "--shots", str(tmp_path), "--recipe", str(tmp_path / "odd.json")])
+    assert result.exit_code == 2 and "unknown field(s) stepz" in result.stderr
 
 
 def test_shots_weigh_the_teacher_term_more_unless_loss_says_otherwise(tmp_path):
     """With --shots the face bank's teacher targets are the only real photos the student sees (the anchors'
     sources are projections), so their term weighs SHOTS_TEACHER_WEIGHT; --pairs keeps the library's weight,
     and --loss teacher=… wins over both."""
-    shots = FinetuneRequest(name="s", shots_dir=tmp_path, crop_size=128)
-    pairs = FinetuneRequest(name="p", pair_dirs=[tmp_path])
+    recipe = FinetuneRecipe(crop_size=128)
     assert DistillConfig.teacher_weight < SHOTS_TEACHER_WEIGHT
-    assert distill_config(shots, with_teacher=True).teacher_weight == SHOTS_TEACHER_WEIGHT
-    assert distill_config(pairs, with_teacher=True).teacher_weight == DistillConfig.teacher_weight
-    overridden = dataclasses.replace(shots, weights={"teacher": 2.0})
-    assert distill_config(overridden, with_teacher=True).teacher_weight == 2.0
-    plain = distill_config(pairs, with_teacher=False)
-    assert plain.objective.conditional and not distill_config(pairs, with_teacher=True).objective.conditional
+    assert distill_config(recipe, with_teacher=True, shots=True).teacher_weight == SHOTS_TEACHER_WEIGHT
+    assert distill_config(recipe, with_teacher=True, shots=False).teacher_weight == DistillConfig.teacher_weight
+    overridden = recipe.override(loss={"teacher": 2.0})
+    assert distill_config(overridden, with_teacher=True, shots=True).teacher_weight == 2.0
+    plain = distill_config(FinetuneRecipe(), with_teacher=False, shots=False)
+    assert plain.objective.conditional
+    assert not distill_config(FinetuneRecipe(), with_teacher=True, shots=False).objective.conditional
     assert plain.term_weights(with_teacher=False) == DistillConfig().term_weights(with_teacher=False)
-    assert distill_config(shots, with_teacher=True).student.resolution == 128
+    assert distill_config(recipe, with_teacher=True, shots=True).student.resolution == 128
     help_text = " ".join(CliRunner().invoke(app, ["finetune", "--help"]).stdout.split())
     # the CLI writes the weights out (it starts without importing torch): they must say what runs
     said = f"teacher (default {SHOTS_TEACHER_WEIGHT:g} with --shots, {DistillConfig.teacher_weight:g} with --pairs)"

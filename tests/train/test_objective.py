@@ -116,8 +116,24 @@ def test_pair_augmentation_moves_photo_and_drawing_together():
 def test_distill_config_sets_weights_by_name_and_lists_the_known_ones():
     config = DistillConfig().with_weights({"adversarial": 0, "teacher": 0.5})
     assert config.objective.adversarial == 0 and config.teacher_weight == 0.5
-    assert config.term_weights(with_teacher=False).keys() == set(TERMS)
+    assert config.term_weights(with_teacher=False).keys() == set(TERMS) | {"landmarks", "structure"}
+    faithful = DistillConfig().with_weights({"landmarks": 2, "structure": 0.5}).faithful
+    assert faithful.landmarks == 2 and faithful.structure == 0.5 and faithful.active
     with pytest.raises(InputError, match="unknown loss term perceptual; known: lowpass_l1, ssim"):
         DistillConfig().with_weights({"perceptual": 1})
     with pytest.raises(InputError, match="≥ 0"):
         DistillConfig().with_weights({"ssim": -1})
+
+
+def test_a_conditional_discriminator_judges_extra_fakes_beside_their_photos():
+    """The face bank's drawings go to a conditional discriminator beside their photos (there is no artist's
+    drawing of them), and the discriminator's step and the generator's terms both see them."""
+    torch.manual_seed(0)
+    objective = StudentObjective(ObjectiveConfig(lowpass_l1=0.0), torch.device("cpu"), seed=0)
+    source, target, output = batch()
+    extra = (torch.rand(3, 3, 64, 64) * 2 - 1).requires_grad_(True)
+    with pytest.raises(ValueError, match="beside their photos"):
+        objective(source, target, output, extra_fakes=extra)
+    loss, _ = objective(source, target, output, extra_fakes=extra, extra_sources=torch.rand(3, 3, 64, 64))
+    loss.backward()
+    assert extra.grad is not None and float(extra.grad.abs().sum()) > 0

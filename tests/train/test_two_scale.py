@@ -177,9 +177,9 @@ def test_two_scale_distillation_runs_every_term(teacher, photos, tmp_path, monke
 
     shown, call = [], StudentObjective.__call__
 
-    def spy(self, x, y, fake, extra_fakes=None):
+    def spy(self, x, y, fake, extra_fakes=None, extra_sources=None):
         shown.append(None if extra_fakes is None else extra_fakes.shape[0])
-        return call(self, x, y, fake, extra_fakes=extra_fakes)
+        return call(self, x, y, fake, extra_fakes=extra_fakes, extra_sources=extra_sources)
 
     monkeypatch.setattr(StudentObjective, "__call__", spy)
     distill_student(pairs, config, tmp_path / "shown", torch.device("cpu"), teacher_data=data)

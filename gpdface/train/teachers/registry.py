@@ -23,11 +23,10 @@ from ...face.align import template_for
 from ...hub import cached_file, fetch_entry, gpdface_home, sha256_of, verify_file
 from ...imageio import atomic_write
 from ...manifest import PackageSource, WeightsEntry, load_manifest
+from ...recipe import DEFAULT_TEACHER
 from .base import Teacher
 from .dcgan import DCGANTeacher
 from .stylegan2_teacher import StyleGAN2Teacher, convert_checkpoint
-
-DEFAULT_TEACHER = "lfw64"
 
 
 def load_teacher(teacher: str | Path = DEFAULT_TEACHER, device: str | torch.device = "cpu") -> Teacher:
