@@ -1,4 +1,4 @@
-"""Print the README's few-shot quality tables (Markdown) from ``benchmarks/quality.py`` JSON documents.
+"""Print the few-shot quality tables (docs/few-shot.md) (Markdown) from ``benchmarks/quality.py`` JSON documents.
 
 python benchmarks/quality_table.py benchmarks/results/quality_cufs_256_cpu_2core.json
 python benchmarks/quality_table.py seed0.json seed1.json seed2.json   # runs of one setup on other seeds, pooled

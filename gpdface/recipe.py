@@ -38,7 +38,7 @@ class FinetuneRecipe:
 
     Attributes:
         teacher: the teacher GAN (a manifest name, a pretrained teacher, a checkpoint path) or ``none``.
-        steps: distillation steps (1000 over-inked real photos with --shots and --pairs: README).
+        steps: distillation steps (1000 over-inked real photos with --shots and --pairs: docs/making-a-style.md).
         adapt_steps: teacher adaptation steps.
         projection_steps: projection steps per exemplar batch.
         encoder_steps: steps of the encoder into the teacher's latents.

@@ -1,7 +1,7 @@
 """A graphite tone under a drawing, for styles whose exemplars never show a dark face.
 
 CUFS's artists draw every sitter's skin as white paper, its few brown-skinned sitters too, so a student
-trained on it draws a dark-skinned face as light as a light-skinned one (README, *Skin tone across
+trained on it draws a dark-skinned face as light as a light-skinned one (docs/sketch.md, *Skin tone across
 people*). A pencil portraitist would shade it. The tone layer does that after the student: each face
 crop's grey is blurred, compared with the crop's own highlights (its 97th percentile, so that a dim photo
 is not taken for dark skin), and where it is darker than ``knee`` times that reference the drawing is

@@ -52,7 +52,7 @@ class AdaptConfig:
         correspondence_drop: with a value above 0, the adaptation keeps the generator whose correspondence
             ratio (structure similarity of G_s(w) and G_t(w) for the same latents over that of shuffled pairs)
             is the highest seen from ``min_steps`` on, and stops once the ratio falls below this share of
-            that best. 0: every step runs and the last generator is kept. Measured (README, "Adaptation
+            that best. 0: every step runs and the last generator is kept. Measured (docs/teachers.md, "Adaptation
             drift"): the ratio peaks, then falls as every G_t sample drifts toward the exemplars' face and
             hair; its level depends on the teacher and the style, hence a share of the best, not a floor.
         min_steps: checks before this step neither count as the best nor stop the run.
@@ -63,7 +63,7 @@ class AdaptConfig:
     batch_size: int = 8
     lr: float = 2e-4
     adversarial_weight: float = 1.0
-    correspondence_weight: float = 300.0  # the KL values are ~1e-3: weight 1 left it inert (see README)
+    correspondence_weight: float = 300.0  # the KL values are ~1e-3: weight 1 left it inert (docs/teachers.md)
     anchor_weight: float = 5.0
     truncation: float = 0.9
     checkpoint_every: int = 100

@@ -85,7 +85,7 @@ class DistillConfig:
         student: the student's architecture.
     """
 
-    steps: int = 300  # finetune's default: 1000 over-inked real photos, with --shots and --pairs (README)
+    steps: int = 300  # finetune's default: 1000 over-inked real photos, with --shots and --pairs (docs/making-a-style.md)
     batch_size: int = 8
     lr: float = 1e-3
     window: int = 128
@@ -310,7 +310,7 @@ def _draw_together(model: StudentNet, batches: list[torch.Tensor]) -> list[torch
     apart, the anchors (CUFS-like photos) were normalised by their own statistics and the face bank's photos
     (LFW) by theirs, while the exported student has a single set: measured on the face bank, it shifted every
     drawing of an anchor-like photo, which cost GPD 0.017 SSIM on CUFS against the same weights measured on
-    the anchors (README, *Few-shot quality*). Drawn together, training and export share one mixture.
+    the anchors (docs/few-shot.md). Drawn together, training and export share one mixture.
     """
     drawn = model(torch.cat(batches))
     return list(drawn.split([len(b) for b in batches]))

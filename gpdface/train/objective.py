@@ -3,7 +3,7 @@ from a low-passed pixel term. One module for every way a student is trained — 
 --pairs``, the few-shot path and the benchmarks — so all of them measure the same objective.
 
 Why not L1 + SSIM: with a pixel loss the best guess of a pencil stroke whose exact place the photo does not
-fix is the mean of all places, a smooth grey; the students trained that way drew no strokes (README, "What
+fix is the mean of all places, a smooth grey; the students trained that way drew no strokes (docs/sketch.md, "What
 the styles draw"). The remedy is pix2pix's: let a discriminator judge local texture, keep a pixel term for
 what the photo does fix — the tone of each region — and stop it from judging texture by low-passing it.
 

@@ -63,7 +63,7 @@ TONE_SPREAD = {"follow": 0.0, "ignore": 0.8}
 # With "follow" the face bank's teacher targets also carry what the source generator's reconstruction missed
 # of each photo, its tone and features (gpd.GPDSettings.tone_transfer, transfer_blur): without it the 64 px
 # prior gives every face the same light, blurred target and GPD drew dark skin lighter than the exemplar pairs
-# alone (README, *Few-shot quality*). "ignore" leaves the targets as the teacher drew them.
+# alone (docs/few-shot.md). "ignore" leaves the targets as the teacher drew them.
 TONE_TRANSFER = {"follow": 1.0, "ignore": 0.0}
 
 # The teacher term's weight with --shots. The anchors' sources are then projections G_s(w) — blurred 64 px
@@ -71,7 +71,7 @@ TONE_TRANSFER = {"follow": 1.0, "ignore": 0.0}
 # student is trained on; at the weight of 1 that --pairs uses, the anchors' L1 term outweighed them about
 # six to one and the student drew real photos as embossed grey texture. Weights 5, 10 and 20 all scored
 # higher than 1 on the five-sketch example; 10 had the best FSIM and kept dark hair and eyes, which 20
-# fades. With --pairs the anchors are real photos and 20 did not help (README, *Making a style*).
+# fades. With --pairs the anchors are real photos and 20 did not help (docs/making-a-style.md).
 SHOTS_TEACHER_WEIGHT = 10.0
 
 

@@ -11,10 +11,10 @@ Each photo of the face bank, in the style's frame at full resolution (the studen
   difference between x↓ and G_s(w), blurred by ``transfer_blur`` and times ``tone_transfer``, added to
   G_t(w). At 1 the target is the photo plus the teacher's edit, G_t(w) − G_s(w). The 64 px prior's encoder
   reconstructs nearly every face at the same light tone, and as the same blurred, alike face, so without it
-  dark-skinned faces get targets as light as everyone's (README, *Few-shot quality*: a tone slope of 0.14)
+  dark-skinned faces get targets as light as everyone's (docs/few-shot.md: a tone slope of 0.14)
   and no target shows the photo's own eyes, mouth or hairline. ``TRANSFER_BLUR``, σ 0.005 of the teacher's
   resolution, keeps features one teacher pixel wide; the first version blurred by 0.05 (tone only), which
-  scored lower with ``--shots`` on every seed tried (README, *Making a style*);
+  scored lower with ``--shots`` on every seed tried (docs/making-a-style.md);
 - its nearest anchor (by latent distance), for the relative term.
 
 ``build_photo_targets`` is the one function that ``gpdface finetune`` and ``benchmarks/quality.py`` call.

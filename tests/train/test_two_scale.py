@@ -194,7 +194,7 @@ def test_two_scale_distillation_runs_every_term(teacher, photos, tmp_path, monke
 def test_anchors_and_face_bank_photos_share_every_batch_norm_pass(teacher, photos, tmp_path, monkeypatch):
     """Each step draws the anchors, the face bank's photos and the relative term's anchor windows in one
     forward pass, and the exported statistics are measured on that same mixture: drawn apart, the exported
-    student normalised anchor-like photos by the face bank's statistics (README, *Few-shot quality*)."""
+    student normalised anchor-like photos by the face bank's statistics (docs/few-shot.md)."""
     from gpdface.nets.student import StudentNet
 
     encoder = train_encoder(teacher, EncoderConfig(steps=2, batch_size=8), tmp_path / "enc")
