@@ -18,6 +18,7 @@ A style's ``style.json`` declares its ``background``:
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -55,8 +56,8 @@ class Background:
             raise ValueError(f"background mode must be one of {', '.join(BACKGROUND_MODES)}, got {self.mode!r}")
         if self.tone and (len(self.tone) != 256 or min(self.tone) < 0 or max(self.tone) > 255):
             raise ValueError("background tone must be 256 values in 0–255")
-        if self.blur <= 0 or self.shading < 0:
-            raise ValueError("background blur must be > 0 and shading ≥ 0")
+        if not (math.isfinite(self.blur) and math.isfinite(self.shading)) or self.blur <= 0 or self.shading < 0:
+            raise ValueError("background blur must be a finite number > 0 and shading a finite number ≥ 0")
 
     def to_dict(self) -> dict[str, Any]:
         if self.mode != "pencil":

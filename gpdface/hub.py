@@ -14,11 +14,13 @@ Environment read at call time (not at import): ``GPDFACE_HOME`` (default ``~/.ca
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import urllib.error
 import urllib.parse
 import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
 
 from .errors import ChecksumError, OfflineError, WeightsError
@@ -259,6 +261,13 @@ def _probe_hub(source: HubSource, file: FileEntry, what: str) -> None:
             raise WeightsError(
                 f"cannot download {what}: {host} answered HTTP {exc.code} ({kind}); try again later"
             ) from None
+        if exc.code in (401, 403, 404):  # the network works: the file is not there, or not for us
+            code = exc.headers.get("X-Error-Code") if exc.headers else None
+            kind = f"{code}" if code else {401: "unauthorised", 403: "forbidden", 404: "not found"}[exc.code]
+            raise WeightsError(
+                f"cannot download {what}: {host} answered HTTP {exc.code} ({kind}) for {source.repo_id}@"
+                f"{source.revision[:8]}; check HF_ENDPOINT and HF_TOKEN, {elsewhere}"
+            ) from None
     except TimeoutError:
         raise OfflineError(silent + elsewhere) from None
     except OSError as exc:  # URLError, refused or reset connections, unknown hosts
@@ -278,21 +287,42 @@ def _download_from_hub(source: HubSource, file: FileEntry, what: str, force: boo
     if not is_offline():
         _probe_hub(source, file, what)
     try:
-        return Path(
-            hf_hub_download(
-                source.repo_id,
-                file.name,
-                repo_type=source.repo_type,
-                revision=source.revision,
-                cache_dir=hf_cache_dir(),
-                endpoint=os.environ.get("HF_ENDPOINT") or None,
-                force_download=force,
-                local_files_only=is_offline(),  # a branch revision can still resolve from the cache
-                library_name="gpdface",
+        with _client_bounded_by(hub_timeout()):
+            return Path(
+                hf_hub_download(
+                    source.repo_id,
+                    file.name,
+                    repo_type=source.repo_type,
+                    revision=source.revision,
+                    cache_dir=hf_cache_dir(),
+                    endpoint=os.environ.get("HF_ENDPOINT") or None,
+                    force_download=force,
+                    local_files_only=is_offline(),  # a branch revision can still resolve from the cache
+                    library_name="gpdface",
+                    etag_timeout=hub_timeout(),
+                )
             )
-        )
     except Exception as exc:  # network stacks raise many types; each becomes one actionable line
         raise _download_error(what, f"{source.repo_id}@{source.revision[:8]}", exc) from exc
+
+
+@contextlib.contextmanager
+def _client_bounded_by(seconds: float) -> Iterator[None]:
+    """The Hub client waits ``seconds`` for each answer (gpdface's timeout, not its own 10 s), and its retry
+    and progress chatter stays quiet: a failure is the one line gpdface raises."""
+    import logging
+
+    from huggingface_hub import constants
+
+    logger = logging.getLogger("huggingface_hub")
+    saved = constants.HF_HUB_DOWNLOAD_TIMEOUT, logger.level
+    constants.HF_HUB_DOWNLOAD_TIMEOUT = seconds
+    logger.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        constants.HF_HUB_DOWNLOAD_TIMEOUT = saved[0]
+        logger.setLevel(saved[1])
 
 
 def _download_from_url(entry: WeightsEntry, file: FileEntry, what: str) -> Path:

@@ -228,9 +228,9 @@ def _verify_embedded(name: str, folder: Path) -> None:
 def read_style_info(path: Path) -> StyleInfo:
     where = str(path / "style.json")
     try:
-        data = json.loads((path / "style.json").read_text(encoding="utf-8"))
+        data = json.loads((path / "style.json").read_text(encoding="utf-8-sig"))  # a byte-order mark is fine
     except (OSError, ValueError, RecursionError) as exc:
-        raise WeightsError(f"cannot read {where}: {exc}") from None
+        raise WeightsError(f"cannot read {where}: {str(exc)[:160]}") from None
     info = StyleInfo.from_dict(data, where)
     if info.name:
         return info

@@ -22,7 +22,7 @@ import numpy as np
 import torch
 
 from .background import Background, render_background
-from .errors import SWITCH, GpdfaceError, InputError, NoFaceError, UsageError
+from .errors import SWITCH, GpdfaceError, InputError, NoFaceError, UsageError, WeightsError
 from .face.align import align_face
 from .face.blend import head_mask, paste_faces
 from .face.detect import DetectedFace, Detector
@@ -366,10 +366,17 @@ class Translator:
         """``B 3 H W`` float in [-1, 1] through the student on this translator's backend: float32, on the CPU
         for ONNX Runtime, on the translator's device for PyTorch."""
         if self._session is not None:
-            return torch.from_numpy(self._session.run(None, {"image": batch.float().cpu().numpy()})[0])
-        with torch.inference_mode():
-            batch = batch.to(self.device, self.dtype).contiguous(memory_format=torch.channels_last)
-            return self.model(batch).float()
+            drawn = torch.from_numpy(self._session.run(None, {"image": batch.float().cpu().numpy()})[0])
+        else:
+            with torch.inference_mode():
+                batch = batch.to(self.device, self.dtype).contiguous(memory_format=torch.channels_last)
+                drawn = self.model(batch).float()
+        if not torch.isfinite(drawn).all():  # e.g. fp16 overflow on CUDA: a black face would be no answer
+            raise WeightsError(
+                f"the style {self.style.name!r} drew non-finite values on {self.device.type} "
+                f"({self.dtype}); its weights overflow there — try --device cpu, or another style"
+            )
+        return drawn
 
     def prepare(self, image: ImageSource, aligned: bool = False) -> PreparedImage:
         """Read an image, detect its faces and align them (or take it as one aligned crop)."""

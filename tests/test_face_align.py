@@ -37,3 +37,23 @@ def test_the_least_squares_fallback_recovers_a_similarity_exactly():
     points = (template - [7.0, -3.0]) @ np.linalg.inv(rotation).T
     matrix = least_squares_similarity(points, template)
     assert np.allclose(points @ matrix[:, :2].T + matrix[:, 2], template, atol=1e-9)
+
+
+@pytest.mark.parametrize("spread", [1e3, 1e6, 1e9])
+def test_landmarks_far_outside_the_image_are_refused_at_once(spread):
+    """Reflecting the border out to landmarks a billion pixels away never finished; such landmarks place no
+    face in the image, so they are refused (a face cut by the edge is still aligned: the next test)."""
+    from gpdface.errors import InputError
+    from gpdface.face.align import FFHQ_TEMPLATE_512, align_face, template_for
+
+    image = np.zeros((64, 64, 3), np.uint8)
+    with pytest.raises(InputError, match="far outside"):
+        align_face(image, FFHQ_TEMPLATE_512 / 512 * spread, 256, template_for(256))
+
+
+def test_a_face_cut_by_the_edge_is_still_aligned():
+    from gpdface.face.align import FFHQ_TEMPLATE_512, align_face, template_for
+
+    image = np.full((200, 200, 3), 128, np.uint8)
+    landmarks = FFHQ_TEMPLATE_512 / 512 * 200 + np.array([150.0, 0.0])  # the right half outside the photo
+    assert align_face(image, landmarks, 256, template_for(256)).crop.shape == (256, 256, 3)

@@ -197,3 +197,32 @@ def test_a_failing_or_silent_hub_is_one_line_after_one_request(published, monkey
         load_style("demo")
     assert len(server.requests) == 1  # the probe only: no retry
     assert "\n" not in str(info.value) and "connect to the network" not in str(info.value)
+
+
+def test_a_slow_but_working_hub_is_waited_for_one_request_each(published, monkeypatch, caplog):
+    """Each answer takes 1 s: inside GPDFACE_HUB_TIMEOUT, the probe, the client's HEAD and its GET are one
+    request each — the client's own shorter timeouts and retries (13 log lines over 116 s against a 15 s
+    Hub) do not apply."""
+    from huggingface_hub import constants
+
+    server, original = published
+    server.mode, server.delay = "slow", 1.0
+    monkeypatch.setenv("GPDFACE_HUB_TIMEOUT", "5")
+    monkeypatch.setattr(constants, "HF_HUB_DOWNLOAD_TIMEOUT", 0.5)  # a client that would give up sooner
+    path = resolve_style("demo")
+    assert (path / "model.safetensors").read_bytes() == (original / "model.safetensors").read_bytes()
+    per_file = [r for r in server.requests if r.endswith("/model.safetensors")]
+    assert len(per_file) == 3  # HEAD probe, the client's HEAD, its GET: no retry
+    assert constants.HF_HUB_DOWNLOAD_TIMEOUT == 0.5  # put back
+    assert not [r for r in caplog.records if r.name.startswith("huggingface_hub") and r.levelname == "WARNING"]
+
+
+def test_a_missing_repository_is_not_called_a_network_problem(published, monkeypatch, tmp_path):
+    """A 404 without the Hub's X-Error-Code header (a mirror, a proxy): the network works; say what failed."""
+    manifest = json.loads((tmp_path / "manifest.json").read_text())
+    manifest["styles"]["demo"]["source"]["repo_id"] = "gpdface-test/elsewhere"
+    (tmp_path / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(WeightsError) as info:
+        load_style("demo")
+    assert "answered HTTP 404 (not found) for gpdface-test/elsewhere" in str(info.value)
+    assert "connect to the network" not in str(info.value)

@@ -81,6 +81,11 @@ def _edit_json(path, value) -> None:
         ("config.json", {"resolution": 2**20}, "resolution must be in 16–"),
         ("config.json", {"resolution": "256"}, "resolution must be an integer"),
         ("config.json", {"model": "Other"}, "names model 'Other'; known: StudentNet"),
+        ("config.json", {"model": []}, r"names model \[\]; known: StudentNet"),
+        ("config.json", {"channels": [16] * 5_000_000}, "channels must be 1–8 values, got 5000000"),
+        ("config.json", {"channels": [1024] * 8, "res_blocks": 32}, "does not fit its config.json"),
+        ("style.json", {"crop_size": 256, "background": {"mode": "pencil", "blur": float("nan")}}, "finite"),
+        ("style.json", {"crop_size": 256, "background": {"mode": "pencil", "shading": float("inf")}}, "finite"),
         ("config.json", "{" * 100000, "cannot read"),
     ],
 )
@@ -91,7 +96,7 @@ def test_malformed_style_files_are_weights_errors_naming_the_file(tmp_path, file
     _edit_json(folder / file, content)
     with pytest.raises(WeightsError, match=message) as info:
         load_style(folder)
-    assert file in str(info.value) and "\n" not in str(info.value)
+    assert file in str(info.value) and "\n" not in str(info.value) and len(str(info.value)) < 600
 
 
 @pytest.mark.parametrize("kind", ["garbage", "pickle", "nan"])
@@ -129,3 +134,43 @@ def test_tone_layer_round_trips_and_the_drawer_applies_it(tmp_path):
     with torch.no_grad():
         expected = apply_tone_layer(x, plain.model(x), layered.info.tone_layer)
         assert torch.allclose(layered.drawer(x), expected) and not torch.allclose(expected, plain.model(x))
+
+
+def test_a_huge_configuration_is_refused_before_any_of_it_is_built(tmp_path, monkeypatch):
+    """config.json asking for a 3 GB network beside small weights: the mismatch is found from the weights'
+    header and a network built on the meta device; no real network of that size is ever made."""
+    from gpdface.nets import student
+
+    folder = make_style(tmp_path, "huge")
+    _edit_json(folder / "config.json", {"model": "StudentNet", "channels": [1024] * 8, "res_blocks": 32})
+    built_on, real_init = [], student.StudentNet.__init__
+
+    def spy(self, config):
+        built_on.append(torch.empty(0).device.type)
+        real_init(self, config)
+
+    monkeypatch.setattr(student.StudentNet, "__init__", spy)
+    with pytest.raises(WeightsError, match="does not fit its config.json"):
+        load_style(folder)
+    assert built_on == ["meta"]
+
+
+def test_weights_that_overflow_are_refused_like_non_finite_ones(tmp_path):
+    """Finite fp16 weights at the format's maximum make every drawing NaN: a black face, before this check."""
+    from safetensors.torch import load_file, save_file
+
+    folder = make_style(tmp_path, "overflow")
+    state = load_file(folder / "model.safetensors")
+    for key, value in state.items():
+        if value.is_floating_point() and key.endswith("weight"):
+            state[key] = torch.full_like(value, 65504.0)
+    save_file(state, folder / "model.safetensors")
+    with pytest.raises(WeightsError, match="overflows"):
+        load_style(folder)
+
+
+def test_style_files_with_a_byte_order_mark_are_read(tmp_path):
+    folder = make_style(tmp_path, "bom")
+    for name in ("style.json", "config.json"):
+        (folder / name).write_bytes(b"\xef\xbb\xbf" + (folder / name).read_bytes())
+    assert load_style(folder).name == "bom"

@@ -11,6 +11,7 @@ from ..errors import InputError
 from ..shapes import check_shape
 
 MIN_SPREAD = 1.0  # px: five landmarks closer together than this cannot place a face
+OUTSIDE = 2.0  # landmarks more than this many image sides beyond an edge are refused (align_face)
 
 # FFHQ template at 512 px: left eye, right eye, nose tip, left mouth corner, right mouth corner.
 FFHQ_TEMPLATE_512 = np.array(
@@ -90,7 +91,18 @@ def align_face(image: np.ndarray, landmarks: np.ndarray, crop_size: int, templat
 
     Borders are reflected so a face near the photo's edge still fills the crop with plausible pixels.
     Only the crop is computed, whatever the photo's size.
+
+    Raises:
+        InputError: landmarks far outside the image (more than ``OUTSIDE`` times its longer side beyond an
+            edge): no face there, and reflecting the border out to them would take time in proportion.
     """
+    check_shape(image, "H W C", "image")
+    points = np.asarray(landmarks, np.float64)
+    side = max(image.shape[:2])
+    if np.isfinite(points).all() and (
+        (points < -OUTSIDE * side).any() or (points > (1 + OUTSIDE) * np.array(image.shape[1::-1])).any()
+    ):
+        raise InputError(f"landmarks lie far outside the {image.shape[1]}×{image.shape[0]} image; no face to align")
     matrix = estimate_alignment(landmarks, template)
     crop = cv2.warpAffine(
         image, matrix, (crop_size, crop_size), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT_101

@@ -26,6 +26,7 @@ from torch import nn
 
 from ..errors import WeightsError
 from ..imageio import atomic_write
+from ..names import quoted
 from ..shapes import check_shape
 
 NORMS = ("instance", "batch", "none")
@@ -61,13 +62,15 @@ class StudentConfig:
     out_channels: int = 3
 
     def __post_init__(self) -> None:
+        if len(self.channels) > MAX_LEVELS:  # before converting what may be millions of entries
+            raise ValueError(f"channels must be 1–{MAX_LEVELS} values, got {len(self.channels)}")
         object.__setattr__(self, "channels", tuple(int(c) for c in self.channels))
         if self.norm not in NORMS:
             raise ValueError(f"norm must be one of {NORMS}, got {self.norm!r}")
         if self.upsample not in UPSAMPLING:
             raise ValueError(f"upsample must be one of {UPSAMPLING}, got {self.upsample!r}")
         if not 1 <= len(self.channels) <= MAX_LEVELS or not all(1 <= c <= MAX_CHANNELS for c in self.channels):
-            raise ValueError(f"channels must be 1–{MAX_LEVELS} values in 1–{MAX_CHANNELS}, got {self.channels}")
+            raise ValueError(f"channels must be 1–{MAX_LEVELS} values in 1–{MAX_CHANNELS}, got {quoted(self.channels)}")
         if not 16 <= self.resolution <= MAX_RESOLUTION:
             raise ValueError(f"resolution must be in 16–{MAX_RESOLUTION}, got {self.resolution}")
         if not 0 <= self.res_blocks <= MAX_RES_BLOCKS or self.in_channels not in (1, 3) or self.out_channels != 3:
@@ -93,10 +96,12 @@ class StudentConfig:
         known = {f.name for f in fields(cls)}
         unknown = set(data) - known - {"model", "gpdface_version"}
         if unknown:
-            raise WeightsError(f"config.json has unknown keys {sorted(unknown)}; is this a newer gpdface's style?")
+            raise WeightsError(
+                f"config.json has unknown keys {quoted(sorted(unknown))}; is this a newer gpdface's style?"
+            )
         model = data.get("model", "StudentNet")
-        if model not in STUDENTS:
-            raise WeightsError(f"config.json names model {model!r}; known: {', '.join(STUDENTS)}")
+        if not isinstance(model, str) or model not in STUDENTS:
+            raise WeightsError(f"config.json names model {quoted(model)}; known: {', '.join(STUDENTS)}")
         # Written before these options existed: the instance-normalised, nearest-upsampling student of then.
         legacy = {"norm": "instance", "upsample": "nearest"}
         values = {**legacy, **{k: v for k, v in data.items() if k in known}}
@@ -104,7 +109,10 @@ class StudentConfig:
             for key in ("resolution", "res_blocks", "in_channels", "out_channels"):
                 if key in values and (isinstance(values[key], bool) or not isinstance(values[key], int)):
                     raise TypeError(f"{key} must be an integer")
-            if not isinstance(values.get("channels", ()), (list, tuple)):
+            channels = values.get("channels", ())
+            if not isinstance(channels, (list, tuple)) or any(
+                isinstance(c, bool) or not isinstance(c, int) for c in channels[: MAX_LEVELS + 1]
+            ):
                 raise TypeError("channels must be a list of integers")
             return cls(**values)
         except (TypeError, ValueError) as exc:
@@ -239,12 +247,16 @@ def load_student(directory: str | Path) -> StudentNet:
         if not (directory / name).is_file():
             raise WeightsError(f"style folder {directory} is incomplete: {name} is missing")
     try:
-        document = json.loads((directory / "config.json").read_text(encoding="utf-8"))
+        document = json.loads((directory / "config.json").read_text(encoding="utf-8-sig"))  # a BOM is fine
         config = StudentConfig.from_dict(document)
     except (OSError, ValueError, RecursionError) as exc:
-        raise WeightsError(f"cannot read {directory / 'config.json'}: {exc.__class__.__name__}: {exc}") from None
+        raise WeightsError(
+            f"cannot read {directory / 'config.json'}: {exc.__class__.__name__}: {str(exc)[:160]}"
+        ) from None
     except WeightsError as exc:
         raise WeightsError(f"{directory}/{exc}") from None
+    network = STUDENTS[document.get("model", "StudentNet")]
+    _check_shapes(directory / "model.safetensors", network, config)  # before anything of that size is built
     try:
         state = load_file(str(directory / "model.safetensors"))
     except Exception as exc:  # safetensors raises its own SafetensorError, OSError or ValueError
@@ -253,14 +265,52 @@ def load_student(directory: str | Path) -> StudentNet:
     bad = sorted(k for k, v in state.items() if v.is_floating_point() and not torch.isfinite(v).all())
     if bad:
         raise WeightsError(f"{directory}/model.safetensors holds non-finite weights ({', '.join(bad[:3])}, …)")
-    model = STUDENTS[document.get("model", "StudentNet")](config)
+    model = network(config)
     try:
         model.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in state.items()}, strict=True)
     except RuntimeError as exc:
         raise WeightsError(
-            f"{directory}/model.safetensors does not fit config.json: {str(exc).splitlines()[0]}"
+            f"{directory}/model.safetensors does not fit config.json: {str(exc).splitlines()[0][:200]}"
         ) from None
-    return model.eval()
+    model.eval()
+    _check_finite_drawing(model, directory)
+    return model
+
+
+def _check_shapes(path: Path, network: type[StudentNet], config: StudentConfig) -> None:
+    """The weights file's tensor names and shapes (read from its header alone) against the network the
+    configuration describes (built on the meta device: no memory), so a configuration that asks for a huge
+    network is refused before any of it is allocated."""
+    from safetensors import safe_open
+
+    with torch.device("meta"):
+        expected = {name: tuple(t.shape) for name, t in network(config).state_dict().items()}
+    try:
+        with safe_open(str(path), framework="pt") as stored:
+            found = {name: tuple(stored.get_slice(name).get_shape()) for name in stored.keys()}  # noqa: SIM118
+    except Exception as exc:  # safetensors raises its own SafetensorError, OSError or ValueError
+        reason = str(exc).splitlines()[0][:120] if str(exc) else exc.__class__.__name__
+        raise WeightsError(f"{path} is not a readable safetensors file: {reason}") from None
+    if found != expected:
+        missing, extra = sorted(set(expected) - set(found)), sorted(set(found) - set(expected))
+        wrong = sorted(k for k in set(expected) & set(found) if expected[k] != found[k])
+        detail = "; ".join(
+            f"{what} {quoted(names[:3])}{' …' if len(names) > 3 else ''}"
+            for what, names in (("missing", missing), ("unexpected", extra), ("other shapes", wrong))
+            if names
+        )
+        raise WeightsError(f"{path} does not fit its config.json: {detail}")
+
+
+@torch.no_grad()
+def _check_finite_drawing(model: StudentNet, directory: Path) -> None:
+    """Finite weights can still overflow (values near the fp16 maximum): draw a small probe (a ramp through
+    the whole input range) and refuse a student whose drawing is not finite, as non-finite weights are."""
+    side = 2 ** (len(model.config.channels) - 1) * 4
+    channels = model.config.in_channels
+    probe = torch.linspace(-1, 1, channels * side * side).view(1, channels, side, side)
+    if not torch.isfinite(model(probe)).all():
+        raise WeightsError(f"{directory}/model.safetensors overflows: its drawing of a test ramp is not finite")
 
 
 # ``config.json``'s "model" → the class that reads it (as diffusers' configs name their class).

@@ -85,7 +85,9 @@ class DistillConfig:
         student: the student's architecture.
     """
 
-    steps: int = 300  # finetune's default: 1000 over-inked real photos, with --shots and --pairs (docs/making-a-style.md)
+    steps: int = (
+        300  # finetune's default: 1000 over-inked real photos, with --shots and --pairs (docs/making-a-style.md)
+    )
     batch_size: int = 8
     lr: float = 1e-3
     window: int = 128
