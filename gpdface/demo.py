@@ -9,8 +9,12 @@ every browser tab sees it.
 
 from __future__ import annotations
 
+import atexit
 import io
+import os
 import shutil
+import sys
+import tempfile
 import threading
 import time
 from collections.abc import Sequence
@@ -40,11 +44,13 @@ class DemoSettings:
             face bank when None, as for ``finetune``.
         recipe: how styles made in the page are made: ``finetune``'s defaults unless told otherwise (the
             page's tone and background choices override it).
+        debug: print the traceback of an error shown on the page (``gpdface --debug demo``); one line if not.
     """
 
     device: str = "auto"
     photos_dir: Path | None = None
     recipe: FinetuneRecipe = field(default_factory=FinetuneRecipe)
+    debug: bool = False
 
 
 class Translators:
@@ -226,24 +232,29 @@ def build_demo(settings: DemoSettings | None = None):
     settings = settings or DemoSettings()
     translators, jobs = Translators(settings.device), StyleJobs(settings)
 
+    def page_error(error: GpdfaceError) -> Exception:
+        """The error for the page, and one line on the server's console (its traceback with --debug)."""
+        print(f"gpdface demo: {type(error).__name__}: {error}", file=sys.stderr, flush=True)
+        return gr.Error(str(error), print_exception=settings.debug)
+
     def on_translate(photo, style, output):
         try:
             return translate_photo(translators, photo, style, output)
         except GpdfaceError as error:
-            raise gr.Error(str(error)) from None
+            raise page_error(error) from None
 
     def on_preview(photo):
         try:
             return preview_styles(translators, photo)
         except GpdfaceError as error:
-            raise gr.Error(str(error)) from None
+            raise page_error(error) from None
 
     def on_make(files, landmarks, name, tone, background):
         try:
             paths = [_upload_path(f) for f in files or []]
             job = jobs.start(name, paths, _upload_path(landmarks), tone, background)
         except GpdfaceError as error:
-            raise gr.Error(str(error)) from None
+            raise page_error(error) from None
         return job.status(), None
 
     def on_tick():
@@ -305,7 +316,15 @@ def _upload_path(upload: Any) -> str | None:
 
 
 def launch(settings: DemoSettings, port: int | None = None, block: bool = True):
-    """Start the app on 127.0.0.1 and return (app, address)."""
+    """Start the app on 127.0.0.1 and return (app, address).
+
+    Uploads go to a folder of this server's own (unless ``GRADIO_TEMP_DIR`` names one), removed when the
+    server stops: users' photos do not stay behind in the system's temporary folder.
+    """
+    if "GRADIO_TEMP_DIR" not in os.environ:  # read by Gradio when it is first imported, just below
+        uploads = tempfile.mkdtemp(prefix="gpdface-demo-uploads-")
+        os.environ["GRADIO_TEMP_DIR"] = uploads
+        atexit.register(shutil.rmtree, uploads, ignore_errors=True)
     demo = build_demo(settings)
     demo.launch(server_name=HOST, server_port=port, prevent_thread_lock=True, quiet=True, show_error=True)
     address = demo.local_url

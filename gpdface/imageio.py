@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import sys
 import tempfile
 import warnings
 from collections.abc import Iterator, Sequence
@@ -86,6 +87,7 @@ def _read_file(path: Path, max_pixels: int) -> LoadedImage:
         raise InputError(f"{path}: no such file")
     if path.stat().st_size == 0:
         raise InputError(f"{path}: the file is empty (0 bytes)")
+    size, native = (0, 0), list[str]()
     try:
         with warnings.catch_warnings():
             # Pillow warns about metadata it cannot parse (corrupt EXIF, odd TIFF tags) while the pixels decode
@@ -93,18 +95,41 @@ def _read_file(path: Path, max_pixels: int) -> LoadedImage:
             warnings.simplefilter("ignore", UserWarning)
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
             with Image.open(path) as im:
-                _check_pixels(im.size, max_pixels, str(path))
-                im.load()
+                size = im.size
+                _check_pixels(size, max_pixels, str(path))
+                # libtiff reports every damaged strip on stderr itself (180 lines for one file): kept for the
+                # error message instead
+                with _native_stderr_kept(native) if im.format == "TIFF" else contextlib.nullcontext():
+                    im.load()
                 loaded = _from_pil(im)
     except InputError:
         raise
+    except MemoryError:
+        raise InputError(f"{path}: not enough memory to decode a {size[0]}×{size[1]} image") from None
     except UnidentifiedImageError:
         raise InputError(f"{path}: not an image file that Pillow can read") from None
     except Image.DecompressionBombError as exc:
         raise InputError(f"{path}: refused as a possible decompression bomb ({exc})") from None
     except (OSError, SyntaxError, ValueError) as exc:
-        raise InputError(f"{path}: the image is damaged or truncated ({exc})") from None
+        detail = f"{exc}; {native[0]}" if native else str(exc)
+        raise InputError(f"{path}: the image is damaged or truncated ({detail[:200]})") from None
     return LoadedImage(loaded.rgb, loaded.alpha, str(path))
+
+
+@contextlib.contextmanager
+def _native_stderr_kept(lines: list[str]) -> Iterator[None]:
+    """What native code writes to the process's stderr meanwhile goes into ``lines`` instead."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with tempfile.TemporaryFile() as sink:
+        os.dup2(sink.fileno(), 2)
+        try:
+            yield
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+            sink.seek(0)
+            lines.extend(line for line in sink.read().decode("utf-8", "replace").splitlines() if line.strip())
 
 
 def _check_pixels(size: tuple[int, int], max_pixels: int, what: str) -> None:

@@ -19,10 +19,14 @@ NAME_PATTERN = re.compile(rf"[A-Za-z0-9][A-Za-z0-9_.-]{{0,{MAX_NAME_LENGTH - 1}}
 NAME_RULE = f"1–{MAX_NAME_LENGTH} letters, digits, '_', '-' or '.', starting with a letter or digit"
 
 
-def quoted(value: object, limit: int = 80) -> str:
-    """``repr(value)`` cut to ``limit`` characters: an error line quotes untrusted text, never all of it."""
-    text = repr(value)
+def shortened(text: str, limit: int = 300) -> str:
+    """``text`` cut to ``limit`` characters (an error line shows untrusted text, never all of it)."""
     return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def quoted(value: object, limit: int = 80) -> str:
+    """``repr(value)``, shortened to ``limit`` characters."""
+    return shortened(repr(value), limit)
 
 
 def is_valid_name(name: object) -> bool:

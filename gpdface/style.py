@@ -272,7 +272,9 @@ def list_styles() -> list[StyleListing]:
     rows: dict[str, StyleListing] = {}
     for origin, folder in (("user", user_styles_dir()), ("embedded", embedded_styles_dir())):
         if folder.is_dir():
-            for path in sorted(p for p in folder.iterdir() if _is_style_dir(p)):
+            # hidden folders are never styles (no style name starts with '.'): an interrupted export's staging
+            # folder, say
+            for path in sorted(p for p in folder.iterdir() if not p.name.startswith(".") and _is_style_dir(p)):
                 if path.name not in rows:
                     rows[path.name] = _listing(path, origin)
     for name, entry in load_manifest().styles.items():

@@ -30,6 +30,9 @@ from .imageio import LoadedImage, replaced_on_success
 from .options import DETECT_EVERY
 from .tracking import FaceTracker, SmoothingConfig, is_scene_cut
 
+TIME_BASE = Fraction(1, 90000)  # the output's clock: MPEG's 90 kHz, fine enough for any frame's own time
+CUT_SHORT = 0.9  # fewer frames than this share of what the header promises: the file is cut short
+
 if TYPE_CHECKING:
     from .translator import Translator
 
@@ -74,10 +77,6 @@ class VideoSummary:
         }  # fmt: skip
 
 
-def is_video(path: str | os.PathLike) -> bool:
-    return Path(path).suffix.lower() in VIDEO_SUFFIXES
-
-
 def translate_video(
     translator: Translator,
     source: str | os.PathLike,
@@ -116,25 +115,53 @@ def translate_video(
         raise InputError(f"{output}: a video output needs one of {', '.join(sorted(VIDEO_SUFFIXES))}")
     summary = VideoSummary(str(source), str(output))
     began = time.perf_counter()
+    turns = _display_turns(av, source)
     with _open_input(av, source) as container:
         video = container.streams.video[0]
         audio = container.streams.audio[0] if container.streams.audio else None
+        width, height = video.codec_context.width, video.codec_context.height
+        if width * height > translator.max_pixels:
+            raise InputError(
+                f"{source}: {width}×{height} frames = {width * height:,} pixels each exceed the limit of "
+                f"{translator.max_pixels:,}; downscale the video first"
+            )
         with (
             replaced_on_success(output) as temporary,
             av.open(str(temporary), mode="w", format=_container_format(output)) as sink,
         ):
-            writer = _VideoWriter(av, sink, video, audio, start)
+            writer = _VideoWriter(av, sink, video, audio, start, upright=(height, width) if turns % 2 else None)
             summary.codec, summary.audio = writer.codec, audio is not None
             summary.fps, summary.size = float(writer.rate), (writer.width, writer.height)
             expected = _expected_frames(video, start, duration)
-            frames = _frames_and_audio(av, container, video, audio, start, duration, source)
+            frames = _frames_and_audio(av, container, video, audio, start, duration, source, turns)
             finder = _FaceFinder(translator, FaceTracker(smoothing, smooth=smooth), detect_every)
-            _translate_frames(translator, frames, writer, summary, finder, expected, on_frame)
+            last = _translate_frames(translator, frames, writer, summary, finder, expected, on_frame)
+            promised = _promised_seconds(video, start, duration)
+            slack = 2 / float(writer.rate)  # the last frame starts about a frame before the end
+            if promised is not None and (last is None or last + slack < CUT_SHORT * promised):
+                read = 0.0 if last is None else last
+                raise InputError(
+                    f"{source}: the video is cut short: frames end at {read:.2f} s of the {promised:.2f} s its "
+                    "header promises"
+                )
             writer.close()
     summary.seconds["total"] = time.perf_counter() - began
     if summary.frames and not any(summary.faces_per_frame):
         summary.warnings.append(f"no face in any frame of {source}: the video was copied through unchanged")
     return summary
+
+
+def _display_turns(av, source: Path) -> int:
+    """Quarter turns (counterclockwise) that show the stored frames upright, from the first frame's display
+    matrix (a phone's portrait clip is stored on its side): frames are turned before anything else, so
+    faces are found upright and the output plays as the input did, without relying on metadata."""
+    with _open_input(av, source) as container:
+        try:
+            frame = next(container.decode(video=0), None)
+        except av.error.FFmpegError:
+            return 0  # the main pass reports a damaged file
+    rotation = getattr(frame, "rotation", 0) or 0
+    return round(rotation / 90) % 4
 
 
 def _import_av():
@@ -180,9 +207,29 @@ def _container_format(output: Path) -> str:
     ]
 
 
+def _header_seconds(video) -> float | None:
+    """The video's length as the file's headers give it (the stream's, else the container's)."""
+    if video.duration:
+        return float(video.duration * video.time_base)
+    if video.container.duration:  # Matroska keeps the length in the container's header only
+        return video.container.duration / 1_000_000
+    return None
+
+
+def _promised_seconds(video, start: float, duration: float | None) -> float | None:
+    """How long the chosen part should run, by the headers (None when they do not say)."""
+    total = _header_seconds(video)
+    if total is None:
+        return None
+    available = max(0.0, total - start)
+    return min(available, duration) if duration is not None else available
+
+
 def _expected_frames(video, start: float, duration: float | None) -> int | None:
+    """The frames the file's headers promise for the chosen part (None when they do not say)."""
     rate = float(video.average_rate or 0)
-    total = video.frames or (int(float(video.duration * video.time_base) * rate) if video.duration else 0)
+    seconds = _header_seconds(video)
+    total = video.frames or (int(seconds * rate) if seconds else 0)
     if not total or not rate:
         return None
     available = max(0, total - round(start * rate))
@@ -192,10 +239,10 @@ def _expected_frames(video, start: float, duration: float | None) -> int | None:
 class _VideoWriter:
     """The output's video stream (H.264 where available) and the copied audio stream."""
 
-    def __init__(self, av, sink, video, audio, start: float) -> None:
+    def __init__(self, av, sink, video, audio, start: float, upright: tuple[int, int] | None = None) -> None:
         self.av, self.sink = av, sink
         self.rate = video.average_rate or Fraction(25)
-        self.width, self.height = video.codec_context.width, video.codec_context.height
+        self.width, self.height = upright or (video.codec_context.width, video.codec_context.height)
         self.codec = "libx264" if "libx264" in av.codecs_available else "mpeg4"
         even = self.width % 2 == 0 and self.height % 2 == 0
         self.stream = sink.add_stream(self.codec, rate=self.rate)
@@ -204,11 +251,16 @@ class _VideoWriter:
         self.stream.pix_fmt = "yuv420p" if even or self.codec != "libx264" else "yuv444p"
         if self.codec == "libx264":
             self.stream.options = {"crf": "18", "preset": "medium"}
+        # each frame keeps its own time (variable frame rates: a nominal rate would shorten the video)
+        self.stream.codec_context.time_base = TIME_BASE
+        self.last_pts = -1
         self.audio = sink.add_stream_from_template(audio) if audio is not None else None
         self.audio_offset = None if audio is None else round(start / float(audio.time_base))
 
-    def write_frame(self, rgb: np.ndarray) -> None:
+    def write_frame(self, rgb: np.ndarray, seconds: float) -> None:
         frame = self.av.VideoFrame.from_ndarray(np.ascontiguousarray(rgb), format="rgb24")
+        frame.pts = self.last_pts = max(round(seconds / TIME_BASE), self.last_pts + 1)
+        frame.time_base = TIME_BASE
         for packet in self.stream.encode(frame):
             self.sink.mux(packet)
 
@@ -228,9 +280,13 @@ class _VideoWriter:
             self.sink.mux(packet)
 
 
-def _frames_and_audio(av, container, video, audio, start, duration, source) -> Iterator[tuple[str, Any, Any]]:
-    """The chosen part in file order: ``("frame", seconds from start, RGB array)`` and ``("audio", packet,
-    None)``, so sound and picture are written interleaved as they were read."""
+def _frames_and_audio(
+    av, container, video, audio, start, duration, source, turns: int = 0
+) -> Iterator[tuple[str, Any, Any]]:
+    """The chosen part in file order: ``("frame", seconds from start, RGB array turned upright)`` and
+    ``("audio", packet, None)``, so sound and picture are written interleaved as they were read."""
+    nominal = 1 / float(video.average_rate or 25)
+    previous = None
     end = None if duration is None else start + duration
     streams = [video] if audio is None else [video, audio]
     if start > 0:
@@ -244,12 +300,17 @@ def _frames_and_audio(av, container, video, audio, start, duration, source) -> I
                     yield "audio", packet, None
                 continue
             for frame in packet.decode():
-                seconds = float(frame.pts * frame.time_base) if frame.pts is not None else 0.0
+                if frame.pts is not None:
+                    seconds = float(frame.pts * frame.time_base)
+                else:  # no timestamp: one nominal frame after the last
+                    seconds = 0.0 if previous is None else previous + nominal
+                previous = seconds
                 if seconds + 1e-6 < start:
                     continue
                 if end is not None and seconds >= end - 1e-6:
                     return
-                yield "frame", seconds - start, frame.to_ndarray(format="rgb24")
+                rgb = frame.to_ndarray(format="rgb24")
+                yield "frame", seconds - start, np.ascontiguousarray(np.rot90(rgb, turns)) if turns else rgb
     except av.error.FFmpegError as exc:
         raise InputError(f"{source}: the video is damaged or cut short ({_reason(exc)})") from None
 
@@ -282,8 +343,10 @@ class _FaceFinder:
         return self.tracker.update(detections, when, frame)
 
 
-def _translate_frames(translator, frames, writer, summary, find_faces: _FaceFinder, expected, on_frame) -> None:
+def _translate_frames(translator, frames, writer, summary, find_faces: _FaceFinder, expected, on_frame) -> float | None:
+    """Draw and write every frame; return the last frame's time (seconds from the start), None for none."""
     seconds = {"decode": 0.0, "detect": 0.0, "stylize": 0.0, "encode": 0.0}
+    last = None
     clock = time.perf_counter()
     for kind, item, rgb in frames:
         if kind == "audio":
@@ -299,7 +362,8 @@ def _translate_frames(translator, frames, writer, summary, find_faces: _FaceFind
         drawn = _draw_faces(translator, rgb, faces)
         seconds["stylize"] += time.perf_counter() - clock
         clock = time.perf_counter()
-        writer.write_frame(drawn)
+        writer.write_frame(drawn, item)
+        last = item if last is None else max(last, item)
         seconds["encode"] += time.perf_counter() - clock
         summary.frames += 1
         summary.faces_per_frame.append(len(faces))
@@ -307,6 +371,7 @@ def _translate_frames(translator, frames, writer, summary, find_faces: _FaceFind
             on_frame(summary.frames, expected)
         clock = time.perf_counter()
     summary.seconds.update(seconds)
+    return last
 
 
 def _draw_faces(translator, rgb: np.ndarray, faces) -> np.ndarray:

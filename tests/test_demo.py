@@ -149,3 +149,36 @@ def test_a_real_browser_uploads_translates_and_sees_the_result(with_detector, as
     finally:
         browser.quit()
         demo.close()
+
+
+@pytest.mark.slow
+def test_the_server_logs_one_line_for_a_bad_upload_and_leaves_no_upload_behind(with_detector, tmp_path):
+    """`gpdface demo` as users start it: a bad upload is one line on its console (not Gradio's traceback),
+    and when the server stops, the photos uploaded to it are gone from the temporary folder."""
+    import signal
+    import subprocess
+    import sys
+
+    env = {**os.environ, "TMPDIR": str(tmp_path), "PYTHONUNBUFFERED": "1"}
+    env.pop("GRADIO_TEMP_DIR", None)
+    server = subprocess.Popen(
+        [sys.executable, "-m", "gpdface.cli", "demo", "--device", "cpu"], env=env, text=True,
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+    )  # fmt: skip
+    try:
+        first = server.stdout.readline()
+        assert "gpdface demo running at" in first, first
+        client = Client(first.split(" at ")[1].split()[0], verbose=False)
+        text = tmp_path / "notes.png"
+        text.write_text("not an image")
+        with pytest.raises(Exception, match="not an image file"):
+            client.predict(handle_file(text), "sketch", "paste", api_name="/translate")
+        uploads = list(tmp_path.glob("gpdface-demo-uploads-*"))
+        assert len(uploads) == 1 and any(p.is_file() for p in uploads[0].rglob("*"))  # the upload landed there
+    finally:
+        server.send_signal(signal.SIGINT)
+        rest, _ = server.communicate(timeout=HANG_GUARD_S)
+    logged = [line for line in rest.splitlines() if line.strip()]
+    assert not any("Traceback" in line for line in logged), rest
+    assert sum("not an image file" in line for line in logged) == 1, rest
+    assert not list(tmp_path.glob("gpdface-demo-uploads-*"))

@@ -273,3 +273,34 @@ def test_replaced_on_success_renames_only_a_finished_file(tmp_path):
     with replaced_on_success(target) as temporary:
         temporary.write_bytes(b"whole")
     assert target.read_bytes() == b"whole" and list(target.parent.iterdir()) == [target]
+
+
+def test_a_damaged_tiff_is_one_line_with_nothing_on_stderr(tmp_path, capfd):
+    """libtiff writes each damaged strip's complaint to the process's stderr itself (180 lines for one
+    file were seen): those go into the one error line instead."""
+    from PIL import TiffImagePlugin
+
+    image = (np.random.default_rng(0).random((200, 100, 3)) * 255).astype(np.uint8)
+    info = TiffImagePlugin.ImageFileDirectory_v2()
+    info[278] = 2  # two rows per strip: many strips
+    Image.fromarray(image).save(tmp_path / "a.tif", compression="tiff_adobe_deflate", tiffinfo=info)
+    data = bytearray((tmp_path / "a.tif").read_bytes())
+    for index in range(400, len(data) - 3000, 37):
+        data[index] ^= 0x5A
+    (tmp_path / "bad.tif").write_bytes(bytes(data))
+    capfd.readouterr()
+    with pytest.raises(InputError, match="damaged or truncated") as caught:
+        read_image(tmp_path / "bad.tif")
+    assert "\n" not in str(caught.value)
+    assert capfd.readouterr().err == ""
+
+
+def test_running_out_of_memory_while_decoding_is_one_line(tmp_path, monkeypatch, grace_hopper):
+    Image.fromarray(grace_hopper).save(tmp_path / "p.png")
+
+    def no_memory(self):
+        raise MemoryError()
+
+    monkeypatch.setattr(Image.Image, "load", no_memory)
+    with pytest.raises(InputError, match=r"not enough memory to decode a 512×600 image"):
+        read_image(tmp_path / "p.png")

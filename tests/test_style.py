@@ -174,3 +174,10 @@ def test_style_files_with_a_byte_order_mark_are_read(tmp_path):
     for name in ("style.json", "config.json"):
         (folder / name).write_bytes(b"\xef\xbb\xbf" + (folder / name).read_bytes())
     assert load_style(folder).name == "bom"
+
+
+def test_an_interrupted_exports_staging_folder_is_not_a_style():
+    make_style(user_styles_dir(), ".mine.staging-1234")  # what a killed export leaves beside the styles
+    make_style(user_styles_dir(), "mine")
+    names = [row.name for row in list_styles() if row.origin == "user"]
+    assert names == ["mine"]

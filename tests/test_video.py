@@ -202,3 +202,69 @@ def _face(x: float, y: float, size: float = 80.0) -> DetectedFace:
     shape = np.array([[0.3, 0.4], [0.7, 0.4], [0.5, 0.6], [0.35, 0.8], [0.65, 0.8]])  # eyes, nose, mouth corners
     landmarks = np.array([x, y]) + size * shape
     return DetectedFace((x, y, x + size, y + size), 0.99, landmarks.astype(np.float32))
+
+
+def _clip_with_times(path, image, times, rotation=0):
+    """A clip of ``image`` whose frames carry the given times (seconds), optionally stored turned with a
+    display matrix that turns it back (as phones store portrait clips)."""
+    from fractions import Fraction
+
+    stored = np.ascontiguousarray(np.rot90(image, -round(rotation / 90))) if rotation else image
+    with av.open(str(path), mode="w") as container:
+        stream = container.add_stream("libx264" if "libx264" in av.codecs_available else "mpeg4", rate=10)
+        stream.width, stream.height = stored.shape[1], stored.shape[0]
+        stream.pix_fmt = "yuv420p"
+        stream.codec_context.time_base = Fraction(1, 1000)
+        if rotation:
+            stream.set_display_rotation(rotation)
+        for seconds in times:
+            frame = av.VideoFrame.from_ndarray(stored, format="rgb24")
+            frame.pts, frame.time_base = round(seconds * 1000), Fraction(1, 1000)
+            for packet in stream.encode(frame):
+                container.mux(packet)
+        for packet in stream.encode(None):
+            container.mux(packet)
+
+
+def _frame_times(path):
+    with av.open(str(path)) as container:
+        return [float(f.pts * f.time_base) for f in container.decode(video=0)]
+
+
+def test_a_variable_frame_rate_clip_keeps_each_frames_time(translator, astronaut, tmp_path):
+    """Frames at irregular times: the output keeps them (a nominal rate made 3.88 s of video 1.2 s long)."""
+    picture = np.ascontiguousarray(astronaut[::2, ::2][:240, :240])
+    times = [0.0, 0.1, 0.5, 0.6, 1.5, 1.6, 2.9, 3.0, 3.8]
+    _clip_with_times(tmp_path / "vfr.mkv", picture, times)
+    translator.translate_video(tmp_path / "vfr.mkv", tmp_path / "out.mp4")
+    assert np.allclose(_frame_times(tmp_path / "out.mp4"), times, atol=0.002)
+
+
+def test_a_clip_stored_on_its_side_is_drawn_upright(translator, astronaut, tmp_path):
+    """A portrait clip stored turned, with a display matrix: faces are found upright and the output is
+    written upright (its size turned), so it plays as the input does."""
+    picture = np.ascontiguousarray(astronaut[::2, ::2][:256, :192])  # upright: 192 wide, 256 high
+    _clip_with_times(tmp_path / "side.mp4", picture, [0.0, 0.1, 0.2], rotation=-90)
+    summary = translator.translate_video(tmp_path / "side.mp4", tmp_path / "out.mp4")
+    assert summary.size == (192, 256) and all(summary.faces_per_frame)
+    with av.open(str(tmp_path / "out.mp4")) as container:
+        frame = next(container.decode(video=0))
+        assert (frame.width, frame.height) == (192, 256) and not frame.rotation
+
+
+def test_a_matroska_file_cut_short_is_an_error_not_a_short_video(translator, astronaut, tmp_path):
+    write_clip(tmp_path / "full.mkv", astronaut, frames=20)
+    body = (tmp_path / "full.mkv").read_bytes()
+    (tmp_path / "cut.mkv").write_bytes(body[: int(len(body) * 0.6)])
+    with pytest.raises(InputError, match="cut short") as caught:
+        translator.translate_video(tmp_path / "cut.mkv", tmp_path / "out.mp4")
+    assert "\n" not in str(caught.value) and not (tmp_path / "out.mp4").exists()
+
+
+def test_frames_over_the_pixel_limit_are_refused_before_decoding(with_detector, tmp_path, astronaut):
+    from gpdface import Translator
+
+    small = Translator(make_style(tmp_path / "styles"), device="cpu", max_pixels=50_000)
+    write_clip(tmp_path / "c.mp4", astronaut, frames=2)  # 320×240 = 76,800 pixels a frame
+    with pytest.raises(InputError, match="exceed the limit of 50,000"):
+        small.translate_video(tmp_path / "c.mp4", tmp_path / "out.mp4")

@@ -37,6 +37,11 @@ MAX_MESSAGE = 500  # characters of an unexpected error's text that are shown (th
 T = TypeVar("T")
 
 
+def debugging() -> bool:
+    """Whether ``--debug`` was given (tracebacks wanted)."""
+    return _state["debug"]
+
+
 def say(label: str, style: str, message: str, console: Console = err) -> None:
     """``label: message`` with the label coloured and the message printed exactly as it is."""
     console.print(Text.assemble((f"{label}:", style), " ", message), soft_wrap=True)

@@ -12,7 +12,7 @@ from rich.text import Text
 from .. import __version__
 from ..errors import GpdfaceError, InputError, UsageError
 from ..recipe import FinetuneRecipe
-from .base import app, err, guarded, out, say
+from .base import app, debugging, err, guarded, out, say
 
 _R = FinetuneRecipe()
 
@@ -195,7 +195,8 @@ def demo(
         from ..translator import pick_device
 
         pick_device(device)  # a bad --device fails here, in one line, not in the page
-        launch(DemoSettings(device=device, photos_dir=photos, recipe=FinetuneRecipe(steps=steps)), port=port)
+        settings = DemoSettings(device=device, photos_dir=photos, recipe=FinetuneRecipe(steps=steps), debug=debugging())
+        launch(settings, port=port)
 
     guarded(body)
 

@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import InputError
+from ..names import shortened
 
 POINTS = 5
 
@@ -51,8 +52,8 @@ def landmarks_for(images: Sequence[Path], given: dict[str, np.ndarray], source: 
     unknown = sorted(name for name in given if name not in by_key)
     if unknown:
         known = ", ".join(p.name for p in images)
-        raise InputError(f"{source} names image(s) that are not among the exemplars: {', '.join(unknown)}; "
-                         f"the exemplars are {known}")  # fmt: skip
+        raise InputError(f"{source} names image(s) that are not among the exemplars: "
+                         f"{shortened(', '.join(unknown))}; the exemplars are {shortened(known)}")  # fmt: skip
     return {by_key[name]: points for name, points in given.items()}
 
 
@@ -75,7 +76,16 @@ def _json_entries(path: Path, text: str) -> dict[str, object]:
 
 def _csv_entries(path: Path, text: str) -> dict[str, object]:
     entries: dict[str, object] = {}
-    for number, row in enumerate(csv.reader(text.splitlines()), start=1):
+    rows = csv.reader(text.splitlines())
+    number = 0
+    while True:
+        number += 1
+        try:
+            row = next(rows)
+        except StopIteration:
+            break
+        except csv.Error as error:  # e.g. a field over csv's size limit: not a landmarks file
+            raise InputError(f"{path}, row {number}: not a CSV row of a name and numbers ({error})") from None
         row = [cell.strip() for cell in row]
         if not row or not any(row):
             continue

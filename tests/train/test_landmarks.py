@@ -148,3 +148,11 @@ def test_cli_names_faceless_exemplars_and_leaves_no_run_folder(tmp_path, with_de
     result = CliRunner().invoke(app, ["finetune", "--shots", str(shots), "--photos", str(photos), "--name", "dots"])
     assert result.exit_code == 3 and "2 of 2 exemplars (a.png, b.png)" in result.stderr
     assert not (gpdface_home() / "runs" / "dots").exists()
+
+
+def test_a_csv_field_over_the_csv_limit_is_one_line_naming_the_row(tmp_path):
+    path = tmp_path / "points.csv"
+    path.write_text("a" * 200_000 + ",1,2,3,4,5,6,7,8,9,10\n")
+    with pytest.raises(InputError, match=r"row 1: not a CSV row") as caught:
+        read_landmarks(path)
+    assert len(str(caught.value)) < 400
