@@ -19,6 +19,7 @@ import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -26,8 +27,7 @@ import numpy as np
 
 from .errors import GpdfaceError, InputError, NoFaceError, UsageError
 from .names import check_name
-from .options import BACKGROUND_MODES
-from .recipe import FinetuneRecipe
+from .recipe import STYLE_BACKGROUNDS, FinetuneRecipe
 
 HOST = "127.0.0.1"
 MAX_SHOTS = 10
@@ -158,7 +158,12 @@ class StyleJobs:
         self._lock = threading.Lock()
 
     def start(
-        self, name: str, exemplars: Sequence[str], landmarks: str | None, tone: str, background: str = "keep"
+        self,
+        name: str,
+        exemplars: Sequence[str],
+        landmarks: str | None,
+        tone: str,
+        background: str = FinetuneRecipe.background,
     ) -> StyleJob:
         """Copy the uploads into the job's folder and start ``run_finetune`` in a thread.
 
@@ -275,6 +280,8 @@ def build_demo(settings: DemoSettings | None = None):
                 first = "sketch" if "sketch" in names else (names[0] if names else None)  # the README's default
                 style = gr.Dropdown(names, value=first, label="style")
                 output = gr.Radio(["paste", "crop"], value="paste", label="output")
+            samples = sorted(Path(str(resources.files("gpdface") / "samples")).glob("*.jpg"))
+            gr.Examples([[str(p)] for p in samples], inputs=[photo], label="public-domain photos to try")
             translate = gr.Button("Translate", variant="primary", elem_id="translate")
             message = gr.Markdown()
             preview = gr.Button("Preview every style on this photo")
@@ -296,7 +303,7 @@ def build_demo(settings: DemoSettings | None = None):
             with gr.Row():
                 name = gr.Textbox(label="style name", value="mystyle")
                 tone = gr.Radio(["follow", "ignore"], value="follow", label="tone (ignore: ink and line art)")
-                around = gr.Radio(list(BACKGROUND_MODES), value="keep", label="around the faces")
+                around = gr.Radio(list(STYLE_BACKGROUNDS), value=settings.recipe.background, label="around the faces")
             make = gr.Button("Make the style", variant="primary")
             status = gr.Markdown()
             sample = gr.Image(label="newest sample grid", interactive=False)

@@ -30,6 +30,8 @@ LOSS_TERMS = OBJECTIVE_TERMS + TEACHER_TERMS + FAITHFUL_TERMS
 Augmentation = Literal["standard", "wide"]
 AUGMENTATIONS: tuple[str, ...] = get_args(Augmentation)
 DEFAULT_TEACHER = "lfw64"
+AUTO_BACKGROUND = "student"  # what ``background="auto"`` becomes (FinetuneRecipe.background)
+STYLE_BACKGROUNDS = ("auto", *BACKGROUND_MODES)
 
 
 @dataclass(frozen=True)
@@ -47,7 +49,9 @@ class FinetuneRecipe:
         lr: Adam learning rate of the student.
         seed: seeds adaptation, encoder and student.
         tone: ``follow`` (a darker face is drawn darker) or ``ignore`` (skin paper-white on everyone).
-        background: how ``translate`` renders the photo around the faces.
+        background: how ``translate`` renders the photo around the faces; ``auto`` (the default): ``student``,
+            the student drawing the whole photo, so the picture reads as one drawing in the exemplars' own
+            look (grey exemplars: a grey picture) — not a drawn head pasted into the colour photo.
         default_output: what ``translate`` writes when not told: ``paste`` or ``crop``.
         crop_size: the style's aligned crop side, whatever the teacher's resolution.
         loss: term weights that replace the defaults (0 switches a term off), as ``(name, weight)`` pairs.
@@ -67,7 +71,7 @@ class FinetuneRecipe:
     lr: float = 1e-3
     seed: int = 0
     tone: Tone = "follow"
-    background: str = "keep"
+    background: str = "auto"
     default_output: StyleOutput = "paste"
     crop_size: int = 256
     loss: tuple[tuple[str, float], ...] = ()
@@ -84,7 +88,7 @@ class FinetuneRecipe:
         if self.lr == 0:
             raise OptionError("lr", "must be a learning rate > 0")
         one_of("tone", self.tone, TONES)
-        one_of("background", self.background, BACKGROUND_MODES)
+        one_of("background", self.background, STYLE_BACKGROUNDS)
         one_of("default_output", self.default_output, STYLE_OUTPUTS)
         one_of("augment", self.augment, AUGMENTATIONS)
         if self.init is not None and (not isinstance(self.init, str) or not self.init):

@@ -182,3 +182,10 @@ def test_the_server_logs_one_line_for_a_bad_upload_and_leaves_no_upload_behind(w
     assert not any("Traceback" in line for line in logged), rest
     assert sum("not an image file" in line for line in logged) == 1, rest
     assert not list(tmp_path.glob("gpdface-demo-uploads-*"))
+
+
+def test_the_page_offers_the_public_domain_sample_photos():
+    from gpdface.demo import build_demo
+
+    page = json.dumps(build_demo(DemoSettings(device="cpu")).config)
+    assert "astronaut.jpg" in page and "grace_hopper.jpg" in page

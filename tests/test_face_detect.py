@@ -110,3 +110,18 @@ def test_our_decoding_matches_facexlibs_on_real_photos(detector, astronaut, grac
         assert ours.shape == theirs.shape
         assert np.abs(ours - theirs).max(initial=0) < 1e-3  # pixels and score
     assert len(detector._run_network(two_faces)) == 2
+
+
+def test_a_small_unsure_detection_must_be_found_again_on_its_own_crop(detector, astronaut, no_face):
+    """A small low-score box is kept only when, aligned and enlarged, it is detected again as a face: the
+    astronaut's face at 40 px is; a patch of the coffee photo given face-like landmarks is not."""
+    from gpdface.face.detect import VERIFY_BELOW_PX, DetectedFace
+
+    small = cv2.resize(astronaut, (128, 128), interpolation=cv2.INTER_AREA)  # the face about 40 px
+    canvas = np.full((400, 400, 3), 120, np.uint8)
+    canvas[100:228, 150:278] = small
+    (face,) = detector.detect(canvas)
+    assert face.size < VERIFY_BELOW_PX and detector._looks_like(canvas, face)
+    points = template_for(40) + np.array([200.0, 150.0])  # five points on the coffee cup's texture
+    texture = DetectedFace((200.0, 150.0, 240.0, 190.0), 0.85, points.astype(np.float32))
+    assert not detector._looks_like(no_face, texture)

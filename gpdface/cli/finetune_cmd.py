@@ -101,8 +101,9 @@ def finetune(
     background: Annotated[
         str | None,
         typer.Option(
-            help="How translate renders the photo around the faces: keep, grey, pencil (its tone fitted to the "
-            f"exemplars), student or paper (a white page: only the drawn heads) (default {_R.background})."
+            help="How translate renders the photo around the faces: auto (student: the whole photo drawn by the "
+            "style), keep, grey, pencil (its tone fitted to the exemplars), student or paper (a white page: only "
+            f"the drawn heads) (default {_R.background})."
         ),
     ] = None,
     tone: Annotated[

@@ -42,6 +42,12 @@ REFINE_SCALE = 0.5
 # side, so the face is REFINE_BELOW_PX tall. Measured on benchmarks/video.py's clip: 320 gave steadier
 # landmarks than whole-frame detection (jitter 0.40 vs 0.48 px RMS); 192 was faster but shook more (0.59).
 NEAR_SIDE = round(2 * REFINE_BELOW_PX)
+# A face under VERIFY_BELOW_PX with a score under VERIFY_SCORE is kept only if it is found again on its own
+# aligned crop enlarged to VERIFY_SIDE (``_looks_like``): a 25×29 px pattern beside a girl in a full-body
+# photo was drawn as an extra head.
+VERIFY_BELOW_PX = 48.0
+VERIFY_SCORE = 0.97
+VERIFY_SIDE = 192
 _NETWORKS = {"retinaface_mobile0.25": "mobile0.25", "retinaface_resnet50": "resnet50"}
 
 
@@ -141,7 +147,23 @@ class RetinaFaceDetector:
         scale = side / long_side
         refine = scale < REFINE_SCALE
         faces = [self._refine(rgb, f) if refine and f.size * scale < REFINE_BELOW_PX else f for f in faces]
+        faces = [f for f in faces if f.size >= VERIFY_BELOW_PX or f.score >= VERIFY_SCORE or self._looks_like(rgb, f)]
         return sorted(faces, key=lambda f: f.size, reverse=True)
+
+    def _looks_like(self, rgb: np.ndarray, face: DetectedFace) -> bool:
+        """Whether a small, unsure detection is a face: aligned to the face template and enlarged, the
+        detector must find it again, confidently, with its landmarks where the template has them. Texture
+        that passed for a tiny face (a pattern beside a child in a full-body photo) does not."""
+        from .align import align_face, template_for
+
+        template = template_for(VERIFY_SIDE)
+        crop = align_face(rgb, face.landmarks, VERIFY_SIDE, template).crop
+        eye = float(np.linalg.norm(template[1] - template[0]))
+        for row in self._run_network(crop):
+            points = row[5:15].reshape(5, 2)
+            if row[4] >= self.threshold and np.linalg.norm(points.mean(0) - template.mean(0)) < 0.25 * eye:
+                return True
+        return False
 
     def landmark_field(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Every anchor's face probability (``B A``) and five landmarks (``B A 5 2``, pixels) for ``B 3 H W``

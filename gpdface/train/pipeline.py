@@ -34,7 +34,7 @@ from ..hub import gpdface_home, sha256_of
 from ..imageio import atomic_write
 from ..names import check_name, name_from_folder
 from ..nets.student import StudentConfig
-from ..recipe import FinetuneRecipe
+from ..recipe import AUTO_BACKGROUND, FinetuneRecipe
 from ..style import StyleInfo, load_style, shipped_style_names, user_styles_dir
 from ..tone_layer import LayeredStudent
 from ..translator import pick_device
@@ -386,7 +386,9 @@ def _aligned_folder(request, size: int, template, device, reporter) -> np.ndarra
 
 
 def _fit_background(mode: str, pairs: AlignedPairs, template: np.ndarray) -> tuple[Background, dict]:
-    """The style's background; a ``pencil`` one gets its tone fitted to the pairs (see background_fit)."""
+    """The style's background (``auto``: ``AUTO_BACKGROUND``); a ``pencil`` one gets its tone fitted to the
+    pairs (see background_fit)."""
+    mode = AUTO_BACKGROUND if mode == "auto" else mode
     if mode != "pencil":
         return Background(mode), {}
     eye_distance = float(np.hypot(*(np.asarray(template[1]) - np.asarray(template[0]))))

@@ -218,6 +218,9 @@ def test_shots_alone_learn_from_the_pinned_face_bank(with_detector, monkeypatch,
     assert style.info.provenance["face_bank"] == f"face bank {DEFAULT_FACEBANK}"
     assert style.info.provenance["steps"]["photos"] == 4 and style.info.crop_size == 256
     assert "face bank: test photos: public domain" in style.info.license
+    # the whole photo drawn by the style, not a drawn head pasted into the colour photo; the card says so
+    assert style.info.background.mode == "student"
+    assert "| background | student" in (style.path / "README.md").read_text()
     again = runner.invoke(app, ["finetune", "--shots", str(shots), *tiny])
     assert again.exit_code == 2 and "choose another name with --name NAME" in again.stderr, again.output
     # --photos overrides the bank: its folder is what the style learnt from
