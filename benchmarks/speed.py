@@ -175,7 +175,7 @@ def peak_memory_translate(style: str, workdir: Path) -> dict:
         "print('PEAK_KB', resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, 'EXIT', code)\n"
     )
     args = [sys.executable, "-c", code, "translate", str(path), "-o", str(workdir / "out24.jpg"), "--style", style]
-    done = subprocess.run(args, capture_output=True, text=True, env={**os.environ, "GPDFACE_BENCH": "1"})
+    done = subprocess.run(args, capture_output=True, text=True, env=os.environ)
     line = next((ln for ln in done.stdout.splitlines() if ln.startswith("PEAK_KB")), None)
     if line is None:
         return {"error": done.stderr.strip().splitlines()[-1] if done.stderr else "no output"}

@@ -90,7 +90,7 @@ class StyleInfo:
             raise WeightsError(f"{where}: style format {data.get('format')} is not supported by this gpdface")
         if data.get("default_output", "paste") not in ("paste", "crop"):
             raise WeightsError(f"{where}: default_output must be 'paste' or 'crop'")
-        crop_size = data.get("crop_size", data.get("resolution", 256))
+        crop_size = data.get("crop_size", 256)
         if isinstance(crop_size, bool) or not isinstance(crop_size, int) or not 16 <= crop_size <= MAX_RESOLUTION:
             raise WeightsError(f"{where}: crop_size must be an integer in 16–{MAX_RESOLUTION}, got {crop_size!r}")
         provenance = data.get("provenance", {})

@@ -9,7 +9,7 @@ Layout (``channels = (c0, c1, …, cn)``, ``n`` downsamplings)::
 Skips are added, not concatenated, which keeps the decoder as cheap as the encoder. Upsampling is a resize
 followed by a 3×3 convolution, which avoids the checkerboard of transposed convolutions; bilinear resizing
 (the default) also avoids the 2ⁿ-pixel blocks that cascaded nearest-neighbour resizing left in adversarially
-trained students (nearest is kept for configurations written before the option existed).
+trained students (nearest stays an option).
 The configuration is saved as ``config.json`` beside ``model.safetensors``.
 """
 
@@ -102,9 +102,7 @@ class StudentConfig:
         model = data.get("model", "StudentNet")
         if not isinstance(model, str) or model not in STUDENTS:
             raise WeightsError(f"config.json names model {quoted(model)}; known: {', '.join(STUDENTS)}")
-        # Written before these options existed: the instance-normalised, nearest-upsampling student of then.
-        legacy = {"norm": "instance", "upsample": "nearest"}
-        values = {**legacy, **{k: v for k, v in data.items() if k in known}}
+        values = {k: v for k, v in data.items() if k in known}
         try:
             for key in ("resolution", "res_blocks", "in_channels", "out_channels"):
                 if key in values and (isinstance(values[key], bool) or not isinstance(values[key], int)):

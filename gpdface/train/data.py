@@ -7,7 +7,7 @@ the face is detected on the source and the same transform aligns both.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -155,6 +155,19 @@ class Augment:
     contrast: float = 0.1
     saturation: float = 0.4
     grey_probability: float = 0.1
+
+
+# A drawing is grey when its channels differ by at most this (of 255) at the 99th percentile of its pixels.
+# Scanned pencil sketches carry a faint paper tint and chroma noise: CUFS's AR sketches reach 20 (median 8),
+# and at the earlier 4 any style trained on them kept colour fringes leaked from the photos (teal
+# backgrounds, lavender highlights). Colour exemplars are far above it: the Open Peeps avatars 99 to 196.
+GREY_SPREAD = 24
+
+
+def grey_flags(images: Sequence[np.ndarray]) -> np.ndarray:
+    """Per ``H W 3`` uint8 image: whether it is grey (a scan's paper tint and JPEG's chroma noise allowed).
+    Used for the exemplars (one output filter) and the projection's targets (compared in grey)."""
+    return np.array([np.percentile(np.ptp(image, axis=-1), 99) <= GREY_SPREAD for image in images], dtype=bool)
 
 
 # The recipe's ``augment`` choices: the exemplars' jitter so far, and a wide one for heads that lean, faces

@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import copy
 import json
-import math
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
@@ -42,7 +41,17 @@ from ..nets.student import StudentConfig, StudentNet
 from ..recipe import FAITHFUL_TERMS, TEACHER_TERMS
 from .data import AlignedPairs, Augment, PairBatches
 from .faithful import FaithfulConfig, FaithfulTerms, frozen_batch_statistics
-from .loop import Cadence, load_training_state, module_part, numpy_rng_part, run_steps, save_training_state
+from .loop import (
+    Cadence,
+    cosine_with_warmup,
+    ema_update,
+    load_training_state,
+    module_part,
+    numpy_rng_part,
+    recalibrate_batchnorm,
+    run_steps,
+    save_training_state,
+)
 from .objective import TERMS, ObjectiveConfig, StudentObjective
 from .teacher_data import PhotoTargets
 from .visual import save_grid
@@ -50,6 +59,7 @@ from .visual import save_grid
 CHECKPOINT = "student.ckpt"
 LOSS_LOG = "losses.jsonl"
 LOG_EVERY = 10
+RECALIBRATION_BATCHES = 64  # batches the exported average's batch statistics are re-measured on
 
 
 @dataclass(frozen=True)
@@ -136,14 +146,6 @@ class DistillConfig:
         return json.loads(json.dumps(asdict(self)))
 
 
-def _lr_factor(step: int, total: int) -> float:
-    warmup = min(50, max(1, total // 20))
-    if step < warmup:
-        return (step + 1) / warmup
-    progress = (step - warmup) / max(1, total - warmup)
-    return 0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * progress))
-
-
 class StudentEMA:
     """An exponential moving average of a student's weights (buffers copied), warmed up over the first steps
     so that short runs are not dominated by the initialisation."""
@@ -152,13 +154,8 @@ class StudentEMA:
         self.model = copy.deepcopy(model).eval().requires_grad_(False)
         self.decay = 0.5 ** (1.0 / half_life) if half_life > 0 else 0.0
 
-    @torch.no_grad()
     def update(self, model: StudentNet, step: int) -> None:
-        decay = min(self.decay, (1 + step) / (10 + step))
-        for average, current in zip(self.model.parameters(), model.parameters(), strict=True):
-            average.lerp_(current, 1 - decay)
-        for average, current in zip(self.model.buffers(), model.buffers(), strict=True):
-            average.copy_(current)
+        ema_update(self.model, model, step, self.decay, buffers=True)
 
 
 def distill_student(
@@ -198,7 +195,8 @@ def distill_student(
         model.load_state_dict(init.state_dict())
     ema = StudentEMA(model, config.ema_half_life)
     optimizer = torch.optim.Adam(model.parameters(), lr=config.lr, betas=(0.5, 0.99))
-    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: _lr_factor(s, config.steps))
+    warmup = min(50, max(1, config.steps // 20))
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: cosine_with_warmup(s, config.steps, warmup))
     if teacher_data is not None and config.objective.conditional and config.objective.needs_discriminator:
         raise ValueError("two-scale GPD needs an unconditional discriminator (ObjectiveConfig(conditional=False))")
     terms = _PhotoTerms(teacher_data, pairs, config, device) if teacher_data is not None else None
@@ -282,12 +280,12 @@ def distill_student(
     log.flush()
     # The statistics are measured on what each training step normalised together (see _draw_together).
     if terms is None:
-        return recalibrate_batchnorm(ema.model, lambda: batches.sample()[0])
+        return recalibrate_batchnorm(ema.model, lambda: batches.sample()[0], RECALIBRATION_BATCHES)
 
     def mixture() -> torch.Tensor:  # the anchors and the face bank's windows, together as in each step
         return torch.cat([batches.sample()[0].to(device), *terms.sample().inputs()])
 
-    return recalibrate_batchnorm(ema.model, mixture)
+    return recalibrate_batchnorm(ema.model, mixture, RECALIBRATION_BATCHES)
 
 
 def _same_window(
@@ -316,29 +314,6 @@ def _draw_together(model: StudentNet, batches: list[torch.Tensor]) -> list[torch
     """
     drawn = model(torch.cat(batches))
     return list(drawn.split([len(b) for b in batches]))
-
-
-@torch.no_grad()
-def recalibrate_batchnorm(model: StudentNet, inputs: Callable[[], torch.Tensor], count: int = 64) -> StudentNet:
-    """Re-measure a batch-normalised student's statistics on ``count`` batches from ``inputs()`` (photos the
-    student will be given), in eval mode after.
-
-    The running statistics were gathered under the live weights; the exported weights are their moving
-    average, whose activations differ slightly. Without batch norm the model is returned as it is.
-    """
-    norms = [m for m in model.modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)]
-    if not norms:
-        return model.eval()
-    device = next(model.parameters()).device
-    for norm in norms:
-        norm.reset_running_stats()
-        norm.momentum = None  # a cumulative average over the batches below
-    model.train()
-    for _ in range(count):
-        model(inputs().to(device))
-    for norm in norms:
-        norm.momentum = 0.1
-    return model.eval()
 
 
 class _LossLog:

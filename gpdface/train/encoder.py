@@ -14,18 +14,17 @@ from __future__ import annotations
 
 import copy
 import json
-import math
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from ..checkpoint import load_checkpoint
 from ..imageio import atomic_write
 from ..shapes import check_shape
+from .loop import cosine_with_warmup
 from .losses import ms_ssim
 from .progress import due
 from .teachers.base import Teacher
@@ -79,10 +78,6 @@ class LatentEncoder(nn.Module):
         return self.head(self.features(images).flatten(1)).view(images.shape[0], *self.latent_shape)
 
 
-def _lr_factor(step: int, total: int) -> float:
-    return 0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * step / max(1, total)))
-
-
 def train_encoder(
     teacher: Teacher,
     config: EncoderConfig,
@@ -100,7 +95,7 @@ def train_encoder(
     torch.manual_seed(config.seed)
     encoder = LatentEncoder(teacher.resolution, teacher.latent_shape, config.width).to(device)
     optimizer = torch.optim.Adam(encoder.parameters(), lr=config.lr, betas=(0.9, 0.99))
-    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: _lr_factor(s, config.steps))
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: cosine_with_warmup(s, config.steps))
     sampler = torch.Generator().manual_seed(config.seed)
     start = 0
     path = run_dir / CHECKPOINT
@@ -213,10 +208,3 @@ def _refine(teacher: Teacher, code: torch.Tensor, photos: torch.Tensor, steps: i
         optimizer.step()
     return code.detach()
 
-
-def downsample_to(images: torch.Tensor, size: int) -> torch.Tensor:
-    """Area-downsample ``B C R R`` images to ``size`` (R a multiple of size), keeping gradients."""
-    factor = images.shape[-1] // size
-    if factor * size != images.shape[-1]:
-        return F.interpolate(images, size=(size, size), mode="area")
-    return F.avg_pool2d(images, factor) if factor > 1 else images

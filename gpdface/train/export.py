@@ -14,17 +14,12 @@ import torch
 from ..imageio import atomic_write
 from ..nets.student import StudentNet
 from ..style import StyleInfo, save_style
-
-# A drawing is grey when its channels differ by at most this (of 255) at the 99th percentile of its pixels.
-# Scanned pencil sketches carry a faint paper tint and chroma noise: CUFS's AR sketches reach 20 (median 8),
-# and at the earlier 4 any style trained on them kept colour fringes leaked from the photos (teal
-# backgrounds, lavender highlights). Colour exemplars are far above it: the Open Peeps avatars 99 to 196.
-GREY_SPREAD = 24
+from .data import grey_flags
 
 
 def is_grey(images: Sequence[np.ndarray]) -> bool:
-    """Whether every ``H W 3`` uint8 image is grey (a scan's paper tint and JPEG's chroma noise allowed)."""
-    return all(np.percentile(np.ptp(image, axis=-1), 99) <= GREY_SPREAD for image in images)
+    """Whether every ``H W 3`` uint8 image is grey (``data.grey_flags``)."""
+    return bool(grey_flags(images).all())
 
 
 @torch.no_grad()

@@ -12,10 +12,8 @@ from dataclasses import dataclass
 
 import cv2
 import numpy as np
-import torch
 
 from ..face.align import estimate_alignment
-from ..imageio import to_tensor, to_uint8
 from ..shapes import check_shape
 
 
@@ -69,10 +67,6 @@ class FrameMap:
         style_to_out = np.array([[ratio, 0, 0.5 * ratio - 0.5], [0, ratio, 0.5 * ratio - 0.5], [0, 0, 1]])
         teacher_to_style = np.linalg.inv(np.r_[self.matrix, [[0, 0, 1]]])
         return np.stack([_warp(image, (style_to_out @ teacher_to_style)[:2], size) for image in images])
-
-    def tensor_to_teacher(self, images: torch.Tensor) -> torch.Tensor:
-        """``N 3 S S`` in [-1, 1] → ``N 3 R R`` in [-1, 1] in the teacher's frame (through uint8)."""
-        return torch.stack([to_tensor(x) for x in self.to_teacher(np.stack(to_uint8(images.float())))])
 
 
 def _warp(image: np.ndarray, matrix: np.ndarray, size: int) -> np.ndarray:

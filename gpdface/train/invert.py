@@ -12,7 +12,9 @@ from dataclasses import dataclass
 
 import torch
 
+from ..imageio import to_uint8
 from ..shapes import check_shape
+from .data import grey_flags
 from .losses import ms_ssim, to_grey
 from .teachers.base import Teacher
 
@@ -32,10 +34,9 @@ class Projection:
     errors: torch.Tensor
 
 
-def is_grey(images: torch.Tensor, tolerance: float = 0.04) -> torch.Tensor:
-    """Per image: True when the channels hardly differ (``B 3 H W`` in [-1, 1])."""
-    spread = images.max(dim=1).values - images.min(dim=1).values
-    return spread.flatten(1).mean(1) < tolerance
+def is_grey(images: torch.Tensor) -> torch.Tensor:
+    """Per image of ``B 3 H W`` in [-1, 1]: whether it is grey, by the one rule (``data.grey_flags``)."""
+    return torch.from_numpy(grey_flags(to_uint8(images.float()))).to(images.device)
 
 
 def _distance(output: torch.Tensor, target: torch.Tensor, grey: torch.Tensor) -> torch.Tensor:

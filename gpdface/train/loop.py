@@ -1,5 +1,6 @@
-"""What every training loop here shares: the step loop with its cadence of sample grids and checkpoints, and
-checkpoints that hold the parts of a run (models, optimisers, random generators) by name.
+"""What every training loop here shares: the step loop with its cadence of sample grids and checkpoints,
+checkpoints that hold the parts of a run (models, optimisers, random generators) by name, the learning-rate
+schedule, the moving average of the weights and the re-measurement of batch statistics.
 
 Pretraining a teacher, adapting it and distilling a student each differ in what one step does; they share
 when things are written (every ``n`` steps and always at the last one, so a finished run has everything) and
@@ -9,6 +10,7 @@ how a run is saved and resumed (atomically, bit-identically). Written once here,
 from __future__ import annotations
 
 import json
+import math
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -121,3 +123,44 @@ def run_steps(
         if stop:
             break
     return done
+
+
+def cosine_with_warmup(step: int, total: int, warmup: int = 0) -> float:
+    """The learning rate's factor at ``step`` of ``total``: a linear warm-up over ``warmup`` steps, then a
+    cosine decay to 5 % of the rate."""
+    if step < warmup:
+        return (step + 1) / warmup
+    progress = (step - warmup) / max(1, total - warmup)
+    return 0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * progress))
+
+
+@torch.no_grad()
+def ema_update(average: torch.nn.Module, live: torch.nn.Module, step: int, decay: float, buffers: bool) -> None:
+    """Move ``average``'s parameters towards ``live``'s; the decay is warmed up over the first steps (early
+    weights are noise) and ``buffers`` copies the buffers as they are (batch statistics)."""
+    beta = min(decay, (1 + step) / (10 + step))
+    for mean, current in zip(average.parameters(), live.parameters(), strict=True):
+        mean.lerp_(current, 1 - beta)
+    if buffers:
+        for mean, current in zip(average.buffers(), live.buffers(), strict=True):
+            mean.copy_(current)
+
+
+@torch.no_grad()
+def recalibrate_batchnorm(model: torch.nn.Module, inputs: Callable[[], torch.Tensor], count: int) -> torch.nn.Module:
+    """Re-measure ``model``'s batch statistics as a plain mean over ``count`` batches from ``inputs()`` (what
+    it will be given); returned in eval mode. A moving average of weights has other activations than the
+    live weights whose running statistics it carries; without batch norm the model is returned as it is."""
+    norms = [m for m in model.modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)]
+    if not norms:
+        return model.eval()
+    device = next(model.parameters()).device
+    for norm in norms:
+        norm.reset_running_stats()
+        norm.momentum = None  # a cumulative average over the batches below
+    model.train()
+    for _ in range(count):
+        model(inputs().to(device))
+    for norm in norms:
+        norm.momentum = 0.1
+    return model.eval()

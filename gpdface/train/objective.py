@@ -85,9 +85,6 @@ class ObjectiveConfig:
         """``{term: weight}`` of every term."""
         return {name: float(getattr(self, name)) for name in TERMS}
 
-    def active_terms(self) -> dict[str, float]:
-        """The terms that run (weight > 0): what a style's provenance records."""
-        return {name: weight for name, weight in self.weights().items() if weight > 0}
 
 
 class _PatchLayers(nn.Module):

@@ -26,7 +26,16 @@ from torch import nn
 
 from ..imageio import to_uint8
 from .augment_ops import diff_augment
-from .loop import Cadence, generator_part, load_training_state, module_part, run_steps, save_training_state
+from .loop import (
+    Cadence,
+    ema_update,
+    generator_part,
+    load_training_state,
+    module_part,
+    recalibrate_batchnorm,
+    run_steps,
+    save_training_state,
+)
 from .losses import discriminator_loss, generator_loss
 from .teachers.dcgan import dcgan_generator
 from .visual import save_grid
@@ -144,10 +153,7 @@ def pretrain_gan(
 
     def step(index: int) -> dict[str, float]:
         losses = _train_step(models, opt_g, opt_d, real_all, config, rng)
-        with torch.no_grad():
-            beta = min(ema_beta, (1 + index) / (10 + index))  # a short warm-up: early weights are noise
-            for ema, live in zip(models.ema.parameters(), models.main.parameters(), strict=True):
-                ema.lerp_(live, 1 - beta)
+        ema_update(models.ema, models.main, index, ema_beta, buffers=False)
         return losses
 
     run_steps(
@@ -193,19 +199,9 @@ def _calibrated(models: _Models, config: PretrainConfig, samples: int = 4096, ba
     The training generator's running statistics belong to the training weights, not to their average;
     the teacher runs with fixed statistics, so they are re-estimated (a plain mean over ``samples``).
     """
-    generator = copy.deepcopy(models.ema)
-    for module in generator.modules():
-        if isinstance(module, nn.BatchNorm2d):
-            module.reset_running_stats()
-            module.momentum = None  # cumulative average over the batches below
-    generator.train()
     rng = torch.Generator().manual_seed(config.seed + 2)
-    for _ in range(samples // batch):
-        generator(torch.randn(batch, config.latent_dim, 1, 1, generator=rng))
-    for module in generator.modules():
-        if isinstance(module, nn.BatchNorm2d):
-            module.momentum = 0.1
-    return generator.eval()
+    latents = lambda: torch.randn(batch, config.latent_dim, 1, 1, generator=rng)  # noqa: E731
+    return recalibrate_batchnorm(copy.deepcopy(models.ema), latents, samples // batch)
 
 
 def _write_samples(path: Path, models: _Models, preview: torch.Tensor, config: PretrainConfig) -> None:
