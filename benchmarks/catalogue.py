@@ -14,7 +14,7 @@ differences of the 64 px crops, in [0, 1]:
 - ``drawing_spread``: each drawing's distance to its nearest other drawing, next to ``photo_spread``, the
   same for the grey photos: a style that draws one face for everyone has a spread near 0.
 - identity (dev extra: dlib): the ResNet descriptor distance from each drawing to its own photo and to the
-  other photos of its set, and sketch → photo rank-1 (``gpdface.train.identity``), next to the same for the
+  other photos of its set, and sketch → photo rank-1 (``gpdface.train.evaluation.identity``), next to the same for the
   grey photos themselves (dlib's "same person" threshold is 0.6).
 - ``tone_response``: how much a drawing darkens when its photo does (0: every skin tone drawn alike).
 
@@ -35,10 +35,10 @@ from PIL import Image
 
 from gpdface.face.detect import RetinaFaceDetector
 from gpdface.style import load_style
-from gpdface.train.data import AlignedPairs, align_images, align_pairs, find_pairs, find_shots
-from gpdface.train.evaluate import stylize_in_frame, tone_response
-from gpdface.train.identity import IdentityScorer, optional_identity_scorer
-from gpdface.train.landmarks import landmarks_for, read_landmarks
+from gpdface.train.data.landmarks import landmarks_for, read_landmarks
+from gpdface.train.data.pairs import AlignedPairs, align_images, align_pairs, find_pairs, find_shots
+from gpdface.train.evaluation.identity import IdentityScorer, optional_identity_scorer
+from gpdface.train.evaluation.scores import stylize_in_frame, tone_response
 from gpdface.train.visual import save_grid
 
 SIDE = 64  # distances on 64 px grey crops: the look (where the dark masses and lines are), not the grain

@@ -13,7 +13,7 @@ reference) and OpenCV's ``pencilSketch`` (the floor). Per way of drawing: faces 
 the drawing, landmark NME over the eye distance (all five points and the mouth corners), identity rank-1
 (dlib's descriptor of each drawn face against every photo's face; needs the dev extra), the skin-tone
 slope; and the same per stratum: head yaw, mouth width (a smile proxy), skin tone
-(``gpdface.train.faithfulness``). ``--sheets DIR`` writes, per way of drawing, the 12 faces it kept worst
+(``gpdface.train.evaluation.faithfulness``). ``--sheets DIR`` writes, per way of drawing, the 12 faces it kept worst
 (photo beside drawing, landmarks marked). ``--table`` prints the tables for a JSON written before.
 """
 
@@ -32,7 +32,7 @@ from emit import emit
 from gpdface.errors import NoFaceError
 from gpdface.face.detect import RetinaFaceDetector
 from gpdface.imageio import write_image
-from gpdface.train.faithfulness import (
+from gpdface.train.evaluation.faithfulness import (
     IDENTITY_CROP,
     find_cases,
     grey_photo,
@@ -44,7 +44,7 @@ from gpdface.train.faithfulness import (
     unseen_people_photos,
     worst_faces_sheet,
 )
-from gpdface.train.identity import optional_identity_scorer
+from gpdface.train.evaluation.identity import optional_identity_scorer
 
 REPO = Path(__file__).resolve().parents[1]
 BASELINES = {"grey photo (reference)": grey_photo, "OpenCV pencilSketch (no model)": opencv_pencil}

@@ -22,8 +22,8 @@ import torch
 from emit import emit
 
 from gpdface.face.detect import RetinaFaceDetector
-from gpdface.train.data import align_pairs, find_pairs
-from gpdface.train.evaluate import mean_grey_scores, sketch_through_frame
+from gpdface.train.data.pairs import align_pairs, find_pairs
+from gpdface.train.evaluation.scores import mean_grey_scores, sketch_through_frame
 from gpdface.train.teachers import load_teacher
 from gpdface.train.teachers.registry import DEFAULT_TEACHER
 

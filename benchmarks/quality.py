@@ -7,7 +7,7 @@
         --photos ../shared/assets/faces/lfw-deepfunneled --out quality.json
 
 For each K (--shots) and seed, K training pairs are drawn (seeded) and students are trained at 256 px in
-the FFHQ frame, every one with the same objective (``gpdface.train.objective``, unconditional patch
+the FFHQ frame, every one with the same objective (``gpdface.train.student.objective``, unconditional patch
 discriminator) and step count:
 1. ``anchors_only``  — the K pairs alone;
 2. ``plain_distill`` — plus the face bank's teacher targets with c ≡ 1 and no relative term;
@@ -21,7 +21,7 @@ Seeds given to --target-only-seeds train only the target comparison (``anchors_o
 way to size a run for 2 cores, with every setting on one seed and the comparison on three. --only trains
 just the settings named (e.g. ``--only anchors_only gpd ceiling`` for a longer-step check of the headroom).
 
-The teacher data come from ``gpdface.train.gpd.gpd_teacher_data`` — the function ``gpdface finetune``
+The teacher data come from ``gpdface.train.gpd.stages.gpd_teacher_data`` — the function ``gpdface finetune``
 runs — with the K pairs as ``--pairs`` anchors (their photos projected into the teacher) and the face bank
 given by --photos; one encoder serves every K and seed (it depends on the teacher alone).
 
@@ -56,14 +56,14 @@ from quality_table import summarise
 from gpdface.face.align import template_for
 from gpdface.face.detect import RetinaFaceDetector
 from gpdface.recipe import TONES, FinetuneRecipe, parse_loss_items
-from gpdface.train.data import AlignedPairs, align_pairs, find_pairs
-from gpdface.train.distill import distill_student
-from gpdface.train.evaluate import mean_grey_scores, stylize_in_frame, tone_across_faces, tone_spread
-from gpdface.train.faceset import align_collection, align_unseen_people
-from gpdface.train.frames import FrameMap
-from gpdface.train.gpd import GPDSettings, gpd_teacher_data
-from gpdface.train.identity import optional_identity_scorer
-from gpdface.train.pipeline import device_description, distill_config, gpd_settings
+from gpdface.train.data.faceset import align_collection, align_unseen_people
+from gpdface.train.data.pairs import AlignedPairs, align_pairs, find_pairs
+from gpdface.train.evaluation.identity import optional_identity_scorer
+from gpdface.train.evaluation.scores import mean_grey_scores, stylize_in_frame, tone_across_faces, tone_spread
+from gpdface.train.finetune import device_description, distill_config, gpd_settings
+from gpdface.train.gpd.frames import FrameMap
+from gpdface.train.gpd.stages import GPDSettings, gpd_teacher_data
+from gpdface.train.student.distill import distill_student
 from gpdface.train.teachers import load_teacher
 from gpdface.train.visual import save_grid
 from gpdface.translator import pick_device

@@ -34,8 +34,10 @@ from gpdface.face.detect import RetinaFaceDetector
 from gpdface.imageio import to_tensor, to_uint8
 from gpdface.recipe import FinetuneRecipe
 from gpdface.style import load_style
-from gpdface.train.data import AlignedPairs, align_pairs, find_pairs
-from gpdface.train.evaluate import (
+from gpdface.train.data.faceset import align_unseen_people
+from gpdface.train.data.pairs import AlignedPairs, align_pairs, find_pairs
+from gpdface.train.evaluation.identity import optional_identity_scorer
+from gpdface.train.evaluation.scores import (
     evaluate_pairs,
     skin_tone,
     stylize_in_frame,
@@ -43,8 +45,6 @@ from gpdface.train.evaluate import (
     tone_response,
     tone_spread,
 )
-from gpdface.train.faceset import align_unseen_people
-from gpdface.train.identity import optional_identity_scorer
 from gpdface.train.visual import save_grid
 
 

@@ -34,7 +34,7 @@ from emit import emit
 from gpdface.face.align import template_for
 from gpdface.face.detect import RetinaFaceDetector
 from gpdface.imageio import to_uint8
-from gpdface.train.faceset import align_collection, identity_holdout
+from gpdface.train.data.faceset import align_collection, identity_holdout
 from gpdface.train.teachers import load_teacher
 from gpdface.train.visual import save_grid
 

@@ -21,9 +21,9 @@ import torch
 import torch.nn.functional as F
 from emit import emit
 
-from gpdface.train.augment_ops import diff_augment
-from gpdface.train.pretrain import dcgan_discriminator
+from gpdface.train.student.augment_ops import diff_augment
 from gpdface.train.teachers.dcgan import dcgan_generator
+from gpdface.train.teachers.pretrain import dcgan_discriminator
 from gpdface.train.teachers.stylegan2 import Discriminator, Generator
 
 

@@ -18,11 +18,11 @@ import torch
 
 from gpdface.face.detect import RetinaFaceDetector
 from gpdface.imageio import to_tensor, to_uint8
-from gpdface.train.adapt import AdaptConfig, adapt
-from gpdface.train.data import align_images, find_shots
-from gpdface.train.diagnostics import adaptation_report
-from gpdface.train.gpd import GPDSettings
-from gpdface.train.invert import project
+from gpdface.train.data.pairs import align_images, find_shots
+from gpdface.train.gpd.adapt import AdaptConfig, adapt
+from gpdface.train.gpd.diagnostics import adaptation_report
+from gpdface.train.gpd.invert import project
+from gpdface.train.gpd.stages import GPDSettings
 from gpdface.train.teachers import load_teacher
 from gpdface.train.visual import save_grid
 

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from gpdface import Translator
 from gpdface.recipe import FinetuneRecipe
-from gpdface.train.pipeline import FinetuneRequest, run_finetune
+from gpdface.train.finetune import FinetuneRequest, run_finetune
 
 
 def main() -> None:

@@ -9,7 +9,7 @@ A style's ``style.json`` declares its ``background``:
   negative (dark where the photo has edges, paper-white where it is flat), times a soft shading from the
   blurred grey (so dark hair and clothes stay dark), through a tone curve. The blur scale and the shading
   are given relative to the face, and the tone curve is fitted to the style's training sketches
-  (``gpdface.train.background_fit``), so that the drawing around the faces matches the student's.
+  (``gpdface.train.student.background_fit``), so that the drawing around the faces matches the student's.
 - ``student``: the student itself run on the whole photo, resized so that the faces are at the scale it was
   trained on.
 - ``paper``: a white page: only the drawn heads remain, as in avatar and line-art exemplars, which draw a

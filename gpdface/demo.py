@@ -1,7 +1,7 @@
 """``gpdface demo``: a local web app (Gradio) to translate photos and to make a style from a few exemplars.
 
 Install with ``pip install "gpdface[demo]"``. Everything goes through the public API: ``Translator`` for
-photos, ``list_styles`` for the style list, ``gpdface.train.pipeline.run_finetune`` for new styles. Each
+photos, ``list_styles`` for the style list, ``gpdface.train.finetune.run_finetune`` for new styles. Each
 style is loaded once and kept; a style being made runs in a background thread, so the server keeps
 translating meanwhile, and its progress (the stage log and the newest sample grid) lives on the server, so
 every browser tab sees it.
@@ -201,7 +201,7 @@ class StyleJobs:
     def _run(self, job: StyleJob, shots: Path, landmarks: Path | None, tone: str, background: str) -> None:
         from rich.console import Console
 
-        from .train.pipeline import FinetuneRequest, run_finetune
+        from .train.finetune import FinetuneRequest, run_finetune
 
         s = self.settings
         request = FinetuneRequest(

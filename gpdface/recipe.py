@@ -22,10 +22,10 @@ Tone = Literal["follow", "ignore"]
 StyleOutput = Literal["paste", "crop"]
 TONES: tuple[str, ...] = get_args(Tone)
 STYLE_OUTPUTS: tuple[str, ...] = get_args(StyleOutput)
-# The student's loss terms (gpdface.train.objective and .distill check theirs against this list).
+# The student's loss terms (gpdface.train.student.objective and .distill check theirs against this list).
 OBJECTIVE_TERMS = ("lowpass_l1", "ssim", "adversarial", "feature_matching")
 TEACHER_TERMS = ("teacher", "relative")
-FAITHFUL_TERMS = ("landmarks", "structure")  # on the face bank's whole photos (gpdface.train.faithful)
+FAITHFUL_TERMS = ("landmarks", "structure")  # on the face bank's whole photos (gpdface.train.student.faithful)
 LOSS_TERMS = OBJECTIVE_TERMS + TEACHER_TERMS + FAITHFUL_TERMS
 Augmentation = Literal["standard", "wide"]
 AUGMENTATIONS: tuple[str, ...] = get_args(Augmentation)

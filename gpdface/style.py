@@ -168,7 +168,7 @@ def user_styles_dir() -> Path:
 
 
 def embedded_styles_dir() -> Path:
-    return Path(str(resources.files("gpdface") / "styles"))
+    return Path(str(resources.files("gpdface") / "weights" / "styles"))
 
 
 def shipped_style_names() -> set[str]:

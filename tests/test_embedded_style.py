@@ -89,7 +89,7 @@ def test_its_tone_layer_draws_dark_skin_in_graphite(with_detector, tmp_path):
     from conftest import asset
     from gpdface import Translator
     from gpdface.imageio import read_image
-    from gpdface.train.evaluate import skin_tone
+    from gpdface.train.evaluation.scores import skin_tone
 
     info = load_style("sketch").info
     assert info.tone_layer is not None and "tone_layer" in info.provenance  # its metrics include the layer

@@ -32,11 +32,11 @@ def test_wheel_contents(wheel):
     assert not any(n.startswith("tests/") for n in names)
     embedded = sorted(
         p.relative_to(REPO).as_posix()
-        for folder in ("styles", "teachers")
+        for folder in ("weights", "samples")
         for p in (REPO / "gpdface" / folder).rglob("*")
         if p.is_file() and not p.name.startswith(".")
     )
-    assert "gpdface/teachers/lfw64/generator.safetensors" in embedded
+    assert "gpdface/weights/teachers/lfw64/generator.safetensors" in embedded
     for path in embedded:
         assert path in names
     entry_points = next(n for n in names if n.endswith("entry_points.txt"))

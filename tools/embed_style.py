@@ -2,7 +2,7 @@
 
     python tools/embed_style.py STYLE_DIR [--data "10 DiceBear Lorelei avatars (CC0)"] [--card docs/styles/x.md]
 
-Copies the style's files into ``gpdface/styles/<name>/`` and writes its ``styles`` entry in
+Copies the style's files into ``gpdface/weights/styles/<name>/`` and writes its ``styles`` entry in
 ``gpdface/weights_manifest.json`` (``embedded``: nothing to download; every file's size and sha256, which
 loading checks). Refuses a model over the catalogue's 6 MB limit. With ``--card``, the packaged README names
 the style's card in the repository (exemplars, command, time, before/after pictures).
@@ -27,7 +27,7 @@ def embed(style_dir: Path, data: str | None, card: str | None) -> dict:
     model_bytes = (style_dir / "model.safetensors").stat().st_size
     if model_bytes > MAX_MODEL_BYTES:
         raise SystemExit(f"{name}: model.safetensors is {model_bytes:,} bytes, over the {MAX_MODEL_BYTES:,} limit")
-    target = REPO / "gpdface" / "styles" / name
+    target = REPO / "gpdface" / "weights" / "styles" / name
     target.mkdir(parents=True, exist_ok=True)
     for file in (*FILES, "README.md"):
         shutil.copyfile(style_dir / file, target / file)

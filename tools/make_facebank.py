@@ -26,7 +26,7 @@ from pathlib import Path
 from rich.console import Console
 
 from gpdface.face.detect import RetinaFaceDetector
-from gpdface.train.facebank import DEFAULT_FACEBANK, build_facebank, write_facebank
+from gpdface.train.data.facebank import DEFAULT_FACEBANK, build_facebank, write_facebank
 from gpdface.train.progress import job_progress
 
 LFW_LICENSE = "Labeled Faces in the Wild (LFW, deep-funneled): research use; photos of public figures from news media"

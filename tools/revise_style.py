@@ -5,7 +5,7 @@ it as a new style folder.
         --pairs ../shared/assets/cufs/cuhk/train ... --eval ../shared/assets/cufs/ar/test --identity
 
 - ``--grey-output``: ``gpdface finetune`` gives the student one output filter when every exemplar is grey
-  (``gpdface.train.export.make_output_grey``); a style made before that rule, or before its limit allowed a
+  (``gpdface.train.student.export.make_output_grey``); a style made before that rule, or before its limit allowed a
   scan's paper tint, keeps a faint colour from the photos (``sketch``: lavender highlights). This applies
   the same step to its weights.
 - ``--tone-layer``: declares the graphite shade ``gpdface.tone_layer`` puts under the drawing where the
@@ -29,10 +29,10 @@ import torch
 from gpdface.face.detect import RetinaFaceDetector
 from gpdface.style import Style, load_style
 from gpdface.tone_layer import ToneLayer
-from gpdface.train.data import align_pairs, find_pairs
-from gpdface.train.evaluate import evaluate_pairs
-from gpdface.train.export import export_style, make_output_grey
-from gpdface.train.identity import IdentityScorer
+from gpdface.train.data.pairs import align_pairs, find_pairs
+from gpdface.train.evaluation.identity import IdentityScorer
+from gpdface.train.evaluation.scores import evaluate_pairs
+from gpdface.train.student.export import export_style, make_output_grey
 
 GREY_NOTE = "three output channels averaged into one filter after training (tools/revise_style.py --grey-output)"
 LAYER_NOTE = "tone layer declared after training (tools/revise_style.py --tone-layer); metrics include it"

@@ -20,7 +20,7 @@ from PIL import Image
 
 from gpdface import Translator
 from gpdface.imageio import read_image
-from gpdface.train.data import find_shots
+from gpdface.train.data.pairs import find_shots
 
 HEIGHT = 200
 

@@ -140,7 +140,7 @@ def finetune(
 
     def body() -> None:
         from ..style import read_style_info
-        from ..train.pipeline import FinetuneRequest, run_finetune
+        from ..train.finetune import FinetuneRequest, run_finetune
 
         base = FinetuneRecipe.load(recipe) if recipe is not None else FinetuneRecipe()
         chosen = base.override(
@@ -172,8 +172,8 @@ def finetune(
         made = read_style_info(style_dir).name
         out.print(f"style {made!r} written to {style_dir}; use it with: gpdface translate PHOTO --style {made}")
         if push_to_hub:
-            from ..train.export import manifest_entry
-            from ..train.export import push_to_hub as push
+            from ..train.student.export import manifest_entry
+            from ..train.student.export import push_to_hub as push
 
             revision = push(style_dir, push_to_hub)
             entry = manifest_entry(style_dir, read_style_info(style_dir), push_to_hub, revision)
@@ -205,8 +205,8 @@ def pretrain_teacher(
     """Pretrain a teacher GAN on a folder of real face photos (aligned, cached and resumable)."""
 
     def body() -> None:
-        from ..train.pretrain import PretrainConfig
-        from ..train.teacher_pipeline import PretrainRequest, run_pretrain
+        from ..train.teachers.pretrain import PretrainConfig
+        from ..train.teachers.pretrain_run import PretrainRequest, run_pretrain
 
         if resolution not in (64, 128):
             raise UsageError(f"--resolution must be 64 or 128, not {resolution}")

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from conftest import HANG_GUARD_S, asset
-from gpdface.train.distill import DistillConfig
+from gpdface.train.student.distill import DistillConfig
 
 REPO = Path(__file__).resolve().parents[2]
 

@@ -2,8 +2,8 @@ import numpy as np
 import pytest
 import torch
 
-from gpdface.train.data import AlignedPairs
-from gpdface.train.evaluate import _paste_in_frame, grey_fsim, grey_scores, grey_ssim, sketch_through_frame
+from gpdface.train.data.pairs import AlignedPairs
+from gpdface.train.evaluation.scores import _paste_in_frame, grey_fsim, grey_scores, grey_ssim, sketch_through_frame
 
 
 def test_grey_scores_equal_the_one_by_one_metrics():
@@ -61,8 +61,8 @@ def test_sketch_through_frame_loses_only_what_the_crop_resolution_loses():
 def test_tone_response_tells_a_tone_blind_style_from_a_faithful_one(detector):
     from conftest import IdentityNet, asset
     from gpdface.face.align import template_for
-    from gpdface.train.data import align_pairs, find_pairs
-    from gpdface.train.evaluate import tone_response
+    from gpdface.train.data.pairs import align_pairs, find_pairs
+    from gpdface.train.evaluation.scores import tone_response
 
     pairs = align_pairs(find_pairs(asset("cufs/ar/test"))[:3], detector, 128, template_for(128))
     device = torch.device("cpu")
@@ -78,7 +78,7 @@ def test_tone_response_tells_a_tone_blind_style_from_a_faithful_one(detector):
 def test_tone_across_faces_tells_a_tone_blind_style_from_a_faithful_one():
     from conftest import IdentityNet
     from gpdface.errors import ShapeError
-    from gpdface.train.evaluate import tone_across_faces
+    from gpdface.train.evaluation.scores import tone_across_faces
 
     rng = np.random.default_rng(2)
     tones = np.linspace(40, 220, 20)  # twenty "people", dark to light skin
@@ -105,7 +105,7 @@ def test_tone_across_faces_tells_a_tone_blind_style_from_a_faithful_one():
 
 
 def test_skin_tone_is_the_paper_between_the_strokes():
-    from gpdface.train.evaluate import skin_tone
+    from gpdface.train.evaluation.scores import skin_tone
 
     drawing = np.full((64, 64, 3), 230, np.uint8)
     drawing[::3] = 20  # a third of the rows are strokes: the mean falls to about 160, the skin stays 230

@@ -4,7 +4,7 @@ import numpy as np
 import torch
 
 from gpdface.nets.student import StudentConfig, StudentNet
-from gpdface.train.export import is_grey, make_output_grey
+from gpdface.train.student.export import is_grey, make_output_grey
 
 
 def test_grey_exemplars_are_told_from_colour_ones():

@@ -13,7 +13,7 @@ from PIL import Image
 from conftest import REPO
 from gpdface.errors import ChecksumError, WeightsError
 from gpdface.manifest import load_manifest
-from gpdface.train.facebank import CROP_SIZE, load_facebank, read_facebank
+from gpdface.train.data.facebank import CROP_SIZE, load_facebank, read_facebank
 from hubserver import HubServer
 
 REPO_ID, REVISION = "gpdface-test/facebank", "89abcdef0123456789abcdef0123456789abcdef"
@@ -140,7 +140,7 @@ def test_the_cli_downloads_it_and_doctor_shows_it(served):
 
 
 def test_the_packaged_manifest_pins_the_default_bank():
-    from gpdface.train.facebank import DEFAULT_FACEBANK
+    from gpdface.train.data.facebank import DEFAULT_FACEBANK
 
     entry = load_manifest().facebanks[DEFAULT_FACEBANK]
     (file,) = entry.files

@@ -7,8 +7,8 @@ import torch
 
 from gpdface.face.align import align_face, template_for
 from gpdface.imageio import to_tensor
-from gpdface.train.data import AUGMENTATIONS, Augment, PairBatches, jitter_matrix
-from gpdface.train.faithful import (
+from gpdface.train.data.pairs import AUGMENTATIONS, Augment, PairBatches, jitter_matrix
+from gpdface.train.student.faithful import (
     FaithfulConfig,
     FaithfulTerms,
     face_mask,
@@ -97,7 +97,7 @@ def test_wide_augmentation_moves_source_and_target_together(faces):
     matrices = [jitter_matrix(identity, 256, wide, rng) for _ in range(50)]
     angles = [np.degrees(np.arctan2(m[1, 0], m[0, 0])) for m in matrices]
     assert max(abs(a) % 180 for a in angles) > 10  # rolls well beyond the standard ±5°
-    from gpdface.train.data import AlignedPairs
+    from gpdface.train.data.pairs import AlignedPairs
 
     pairs = AlignedPairs(["a", "b"], list(faces), list(faces), [identity, identity], 256)
     batches = PairBatches(pairs, 4, Augment(gamma=0, brightness=0, contrast=0, saturation=0, grey_probability=0,

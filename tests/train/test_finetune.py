@@ -18,10 +18,10 @@ from gpdface.errors import InputError
 from gpdface.face.align import template_for
 from gpdface.nets import StudentConfig
 from gpdface.recipe import FinetuneRecipe
-from gpdface.train.data import align_pairs, find_pairs
-from gpdface.train.distill import CHECKPOINT, DistillConfig, distill_student
-from gpdface.train.pipeline import SHOTS_TEACHER_WEIGHT, distill_config
-from gpdface.train.teacher_data import TRANSFER_BLUR
+from gpdface.train.data.pairs import align_pairs, find_pairs
+from gpdface.train.finetune import SHOTS_TEACHER_WEIGHT, distill_config
+from gpdface.train.gpd.targets import TRANSFER_BLUR
+from gpdface.train.student.distill import CHECKPOINT, DistillConfig, distill_student
 
 TINY = StudentConfig(resolution=64, channels=(8, 16), res_blocks=1)
 
@@ -181,7 +181,7 @@ def test_shots_alone_learn_from_the_pinned_face_bank(with_detector, monkeypatch,
     """`gpdface finetune --shots ./my_5_images`, nothing more: the default face bank, a name from the folder."""
     from PIL import Image
 
-    from gpdface.train.facebank import DEFAULT_FACEBANK, build_facebank, write_facebank
+    from gpdface.train.data.facebank import DEFAULT_FACEBANK, build_facebank, write_facebank
 
     photos = tmp_path / "photos"
     photos.mkdir()
@@ -326,7 +326,7 @@ def test_push_to_hub_then_download_by_the_printed_manifest_entry(pair_dir, tmp_p
 def test_a_failed_export_keeps_the_earlier_style_and_leaves_nothing_partial(tmp_path, monkeypatch):
     from gpdface.nets import StudentNet
     from gpdface.style import StyleInfo, load_style
-    from gpdface.train import export
+    from gpdface.train.student import export
 
     model = StudentNet(TINY)
     first = export.export_style(tmp_path / "mine", model, StyleInfo("mine", crop_size=64))

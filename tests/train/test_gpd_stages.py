@@ -6,11 +6,11 @@ from safetensors.torch import load_file
 
 from conftest import asset
 from gpdface.errors import InputError
-from gpdface.train.adapt import CHECKPOINT, AdaptConfig, adapt, correspondence_loss
-from gpdface.train.augment_ops import diff_augment
-from gpdface.train.data import align_images, find_shots
-from gpdface.train.diagnostics import adaptation_report
-from gpdface.train.invert import is_grey, project
+from gpdface.train.data.pairs import align_images, find_shots
+from gpdface.train.gpd.adapt import CHECKPOINT, AdaptConfig, adapt, correspondence_loss
+from gpdface.train.gpd.diagnostics import adaptation_report
+from gpdface.train.gpd.invert import is_grey, project
+from gpdface.train.student.augment_ops import diff_augment
 from gpdface.train.teachers import load_teacher
 
 

@@ -5,14 +5,14 @@ import pytest
 
 from conftest import asset
 from gpdface.face.align import template_for
-from gpdface.train.data import align_pairs, find_pairs
+from gpdface.train.data.pairs import align_pairs, find_pairs
 
 pytest.importorskip("dlib", reason="the identity figure needs the dev extra (dlib-bin)")
 
 
 @pytest.fixture(scope="module")
 def scorer():
-    from gpdface.train.identity import IdentityScorer
+    from gpdface.train.evaluation.identity import IdentityScorer
 
     return IdentityScorer()
 
@@ -45,7 +45,7 @@ def test_a_blank_drawing_carries_no_identity(scorer, pairs):
 def test_missing_models_are_a_typed_error(monkeypatch):
     import importlib.util
 
-    from gpdface.train import identity
+    from gpdface.train.evaluation import identity
 
     monkeypatch.setattr(importlib.util, "find_spec", lambda name: None)
     with pytest.raises(identity.IdentityUnavailable, match="dev extra"):
@@ -54,7 +54,7 @@ def test_missing_models_are_a_typed_error(monkeypatch):
 
 
 def test_benchmarks_get_the_scorer_or_the_reason_it_is_missing(monkeypatch):
-    from gpdface.train import identity
+    from gpdface.train.evaluation import identity
 
     monkeypatch.setattr(identity.importlib.util, "find_spec", lambda name: None)
     scorer, why = identity.optional_identity_scorer()

@@ -12,8 +12,8 @@ from typer.testing import CliRunner
 from gpdface.cli import app
 from gpdface.errors import InputError, NoFaceError
 from gpdface.face.align import template_for
-from gpdface.train.data import align_images
-from gpdface.train.landmarks import landmarks_for, read_landmarks
+from gpdface.train.data.landmarks import landmarks_for, read_landmarks
+from gpdface.train.data.pairs import align_images
 
 REPO = Path(__file__).resolve().parents[2]
 POINTS = [[30, 40], [70, 40], [50, 64], [32, 82], [68, 82]]  # the FFHQ template's shape

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 import torch
 
-from gpdface.train.losses import ms_ssim, pixel_loss, ssim
+from gpdface.train.student.losses import ms_ssim, pixel_loss, ssim
 
 
 def test_ssim_matches_scikit_image_gaussian_protocol():
@@ -35,7 +35,7 @@ def test_pixel_loss_is_zero_only_for_equal_images_and_has_gradients():
 
 def test_fsim_of_identical_and_different_images():
     pytest.importorskip("piq")
-    from gpdface.train.evaluate import grey_fsim
+    from gpdface.train.evaluation.scores import grey_fsim
 
     rng = np.random.default_rng(0)
     a = rng.integers(0, 256, (64, 64, 3), dtype=np.uint8)

@@ -5,9 +5,9 @@ import pytest
 import torch
 
 from gpdface.errors import InputError, ShapeError
-from gpdface.train.augment_ops import AugmentDraw, diff_augment
-from gpdface.train.distill import DistillConfig
-from gpdface.train.objective import TERMS, MultiScalePatchDiscriminator, ObjectiveConfig, StudentObjective
+from gpdface.train.student.augment_ops import AugmentDraw, diff_augment
+from gpdface.train.student.distill import DistillConfig
+from gpdface.train.student.objective import TERMS, MultiScalePatchDiscriminator, ObjectiveConfig, StudentObjective
 
 OFF = dict.fromkeys(TERMS, 0.0)
 

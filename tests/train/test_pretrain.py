@@ -11,10 +11,10 @@ from typer.testing import CliRunner
 from gpdface.cli import app
 from gpdface.errors import InputError, UsageError
 from gpdface.face.align import template_for
-from gpdface.train.faceset import align_collection, align_unseen_people, identity_holdout, list_photos
-from gpdface.train.pretrain import PretrainConfig, dcgan_discriminator, pretrain_gan
+from gpdface.train.data.faceset import align_collection, align_unseen_people, identity_holdout, list_photos
 from gpdface.train.teachers import DCGANTeacher, load_teacher
 from gpdface.train.teachers.dcgan import dcgan_generator, generator_shape
+from gpdface.train.teachers.pretrain import PretrainConfig, dcgan_discriminator, pretrain_gan
 
 
 @pytest.fixture

@@ -12,13 +12,13 @@ import torch
 
 from conftest import asset
 from gpdface.face.align import template_for
-from gpdface.train.adapt import CHECKPOINT, CURVE, AdaptConfig, adapt, correspondence
-from gpdface.train.data import AlignedPairs
-from gpdface.train.distill import DistillConfig, distill_student
-from gpdface.train.encoder import EncoderConfig, encode, train_encoder
-from gpdface.train.frames import FrameMap
-from gpdface.train.objective import ObjectiveConfig
-from gpdface.train.teacher_data import build_photo_targets, confidence_from_errors
+from gpdface.train.data.pairs import AlignedPairs
+from gpdface.train.gpd.adapt import CHECKPOINT, CURVE, AdaptConfig, adapt, correspondence
+from gpdface.train.gpd.encoder import EncoderConfig, encode, train_encoder
+from gpdface.train.gpd.frames import FrameMap
+from gpdface.train.gpd.targets import build_photo_targets, confidence_from_errors
+from gpdface.train.student.distill import DistillConfig, distill_student
+from gpdface.train.student.objective import ObjectiveConfig
 from gpdface.train.teachers import load_teacher
 
 FFHQ_256, FFHQ_64 = template_for(256), template_for(64)
@@ -108,7 +108,7 @@ def test_photo_targets(teacher, photos, tmp_path):
 
 
 def test_tone_transfer_carries_the_tone_the_reconstruction_missed(teacher, photos, tmp_path):
-    from gpdface.train.teacher_data import missed_by_reconstruction
+    from gpdface.train.gpd.targets import missed_by_reconstruction
 
     flat = np.full((2, 256, 256, 3), 60, np.uint8)  # dark photos …
     made = torch.full((2, 3, 64, 64), 180, dtype=torch.uint8)  # … reconstructed light
@@ -125,7 +125,7 @@ def test_tone_transfer_carries_the_tone_the_reconstruction_missed(teacher, photo
 
 
 def test_the_transfer_blur_carries_features_a_wide_one_spreads_as_tone():
-    from gpdface.train.teacher_data import TRANSFER_BLUR, missed_by_reconstruction
+    from gpdface.train.gpd.targets import TRANSFER_BLUR, missed_by_reconstruction
 
     photo = np.full((1, 256, 256, 3), 200, np.uint8)
     photo[:, 128:132] = 40  # a dark line 4 px wide (row 32 at 64 px): a feature the reconstruction missed
@@ -173,7 +173,7 @@ def test_two_scale_distillation_runs_every_term(teacher, photos, tmp_path, monke
                     on_step=lambda step, values: seen.append(values))  # fmt: skip
     assert set(seen[-1]) >= {"teacher", "relative", "lowpass_l1", "adversarial", "feature_matching", "disc"}
 
-    from gpdface.train.objective import StudentObjective
+    from gpdface.train.student.objective import StudentObjective
 
     shown, call = [], StudentObjective.__call__
 
@@ -224,7 +224,7 @@ def test_anchors_and_face_bank_photos_share_every_batch_norm_pass(teacher, photo
 def test_ink_styles_see_the_face_bank_through_random_tone_curves(teacher, photos, tmp_path):
     """--tone ignore: the student sees each photo darkened or lightened, its target unchanged, so darker skin
     is drawn as the paper-white skin of the exemplars; at 0 (--tone follow) the photos pass untouched."""
-    from gpdface.train.distill import _PhotoTerms
+    from gpdface.train.student.distill import _PhotoTerms
 
     encoder = train_encoder(teacher, EncoderConfig(steps=2, batch_size=8), tmp_path)
     frame = FrameMap.between(FFHQ_256, 256, teacher.template, 64)
@@ -242,7 +242,7 @@ def test_ink_styles_see_the_face_bank_through_random_tone_curves(teacher, photos
 
 
 def test_the_shared_encoder_folder_follows_the_teacher_and_the_config(teacher, tmp_path):
-    from gpdface.train.gpd import shared_encoder_dir
+    from gpdface.train.gpd.stages import shared_encoder_dir
 
     config = EncoderConfig()
     here = shared_encoder_dir(tmp_path, teacher, config)

@@ -96,7 +96,7 @@ TEACHER_FILES: dict[str, Callable[[Path], Teacher]] = {
 
 
 def embedded_teachers_dir() -> Path:
-    return Path(__file__).resolve().parents[2] / "teachers"
+    return Path(__file__).resolve().parents[2] / "weights" / "teachers"
 
 
 def _from_entry(entry: WeightsEntry) -> Teacher:

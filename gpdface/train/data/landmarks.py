@@ -18,8 +18,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import InputError
-from ..names import shortened
+from ...errors import InputError
+from ...names import shortened
 
 POINTS = 5
 

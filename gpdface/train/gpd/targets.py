@@ -28,11 +28,11 @@ import cv2
 import numpy as np
 import torch
 
-from ..formats import LUMA
-from ..imageio import to_tensor
+from ...formats import LUMA
+from ...imageio import to_tensor
+from ..teachers.base import Teacher
 from .encoder import LatentEncoder, encode
 from .frames import FrameMap
-from .teachers.base import Teacher
 
 # σ of the blur on what G_s(w) missed, a share of the teacher's resolution: 0.32 px at 64 px, i.e. every
 # feature the teacher's resolution can hold is carried (see the module's docstring).

@@ -30,9 +30,9 @@ import torch.nn.functional as F
 from torch import nn
 from torch.nn.utils.parametrizations import spectral_norm
 
-from ..errors import InputError
-from ..recipe import OBJECTIVE_TERMS
-from ..shapes import check_shape
+from ...errors import InputError
+from ...recipe import OBJECTIVE_TERMS
+from ...shapes import check_shape
 from .augment_ops import AugmentDraw, diff_augment
 from .losses import ms_ssim
 
@@ -84,7 +84,6 @@ class ObjectiveConfig:
     def weights(self) -> dict[str, float]:
         """``{term: weight}`` of every term."""
         return {name: float(getattr(self, name)) for name in TERMS}
-
 
 
 class _PatchLayers(nn.Module):

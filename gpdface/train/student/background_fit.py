@@ -14,9 +14,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..background import Background, apply_tone, grey, pencil_strength
-from .data import AlignedPairs
-from .evaluate import mean_grey_scores
+from ...background import Background, apply_tone, grey, pencil_strength
+from ..data.pairs import AlignedPairs
+from ..evaluation.scores import mean_grey_scores
 
 QUANTILES = np.linspace(0.0, 1.0, 257)
 BLUR, SHADING = 0.15, 0.35  # chosen by eye (see above)

@@ -24,9 +24,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..imageio import to_uint8
-from .augment_ops import diff_augment
-from .loop import (
+from ...imageio import to_uint8
+from ..loop import (
     Cadence,
     ema_update,
     generator_part,
@@ -36,9 +35,10 @@ from .loop import (
     run_steps,
     save_training_state,
 )
-from .losses import discriminator_loss, generator_loss
-from .teachers.dcgan import dcgan_generator
-from .visual import save_grid
+from ..student.augment_ops import diff_augment
+from ..student.losses import discriminator_loss, generator_loss
+from ..visual import save_grid
+from .dcgan import dcgan_generator
 
 CHECKPOINT = "gan.ckpt"
 

@@ -24,18 +24,18 @@ import numpy as np
 import torch
 from safetensors.torch import load_file, save
 
-from ..checkpoint import load_checkpoint
-from ..imageio import atomic_write, to_tensor, to_uint8
+from ...checkpoint import load_checkpoint
+from ...imageio import atomic_write, to_tensor, to_uint8
+from ..data.pairs import AlignedPairs
+from ..teachers.base import Teacher
+from ..visual import save_grid
 from .adapt import CHECKPOINT as ADAPT_CHECKPOINT
 from .adapt import AdaptConfig, adapt
-from .data import AlignedPairs
 from .encoder import CHECKPOINT as ENCODER_CHECKPOINT
 from .encoder import EncoderConfig, train_encoder
 from .frames import FrameMap
 from .invert import project
-from .teacher_data import TRANSFER_BLUR, PhotoTargets, build_photo_targets
-from .teachers.base import Teacher
-from .visual import save_grid
+from .targets import TRANSFER_BLUR, PhotoTargets, build_photo_targets
 
 ANCHORS = "anchors.safetensors"
 

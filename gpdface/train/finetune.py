@@ -38,21 +38,21 @@ from ..recipe import AUTO_BACKGROUND, FinetuneRecipe
 from ..style import StyleInfo, load_style, shipped_style_names, user_styles_dir
 from ..tone_layer import LayeredStudent
 from ..translator import pick_device
-from .background_fit import fit_pencil
-from .data import AUGMENTATIONS, AlignedPairs, align_images, align_pairs, find_pairs, find_shots
-from .distill import DistillConfig, distill_student, training_seconds
-from .encoder import EncoderConfig
-from .evaluate import evaluate_pairs
-from .export import export_style, is_grey, make_output_grey
-from .facebank import DEFAULT_FACEBANK, load_facebank
-from .faceset import align_collection, list_photos
-from .frames import FrameMap
-from .gpd import GPDSettings, gpd_teacher_data, shared_encoder_dir
-from .identity import IdentityScorer
-from .landmarks import landmarks_for, read_landmarks
-from .objective import ObjectiveConfig
+from .data.facebank import DEFAULT_FACEBANK, load_facebank
+from .data.faceset import align_collection, list_photos
+from .data.landmarks import landmarks_for, read_landmarks
+from .data.pairs import AUGMENTATIONS, AlignedPairs, align_images, align_pairs, find_pairs, find_shots
+from .evaluation.identity import IdentityScorer
+from .evaluation.scores import evaluate_pairs
+from .gpd.encoder import EncoderConfig
+from .gpd.frames import FrameMap
+from .gpd.stages import GPDSettings, gpd_teacher_data, shared_encoder_dir
+from .gpd.targets import TRANSFER_BLUR
 from .progress import job_progress, loss_info
-from .teacher_data import TRANSFER_BLUR
+from .student.background_fit import fit_pencil
+from .student.distill import DistillConfig, distill_student, training_seconds
+from .student.export import export_style, is_grey, make_output_grey
+from .student.objective import ObjectiveConfig
 from .visual import save_grid
 
 MIN_PHOTOS = 50  # fewer photos than this cannot stand for the faces users will give
@@ -188,6 +188,7 @@ def _run_stages(request: FinetuneRequest, console: Console, run_dir: Path, style
     config = distill_config(request.recipe, with_teacher=teacher is not None, shots=request.shots_dir is not None)
     # a style trained further keeps its tone layer (its student is what changes)
     init = load_style(request.recipe.init) if request.recipe.init else None
+    init_digest = sha256_of(init.path / "model.safetensors") if init is not None else None  # now: files may move
     tone_layer = init.info.tone_layer if init is not None else None
     _write_json(
         run_dir / "request.json", {"config": config.to_dict(), "pairs": pairs.names, "teacher": request.recipe.teacher}
@@ -246,11 +247,7 @@ def _run_stages(request: FinetuneRequest, console: Console, run_dir: Path, style
             "teacher": request.recipe.teacher,
             "data": [str(p) for p in request.pair_dirs] or [str(request.shots_dir)],
             **({"face_bank": photos.source} if photos is not None else {}),
-            **(
-                {"init": {"style": init.name, "model_sha256": sha256_of(init.path / "model.safetensors")}}
-                if init
-                else {}
-            ),
+            **({"init": {"style": init.name, "model_sha256": init_digest}} if init else {}),
             "shots": len(pairs),
             "steps": {
                 "distill": request.recipe.steps,

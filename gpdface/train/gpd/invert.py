@@ -12,11 +12,11 @@ from dataclasses import dataclass
 
 import torch
 
-from ..imageio import to_uint8
-from ..shapes import check_shape
-from .data import grey_flags
-from .losses import ms_ssim, to_grey
-from .teachers.base import Teacher
+from ...imageio import to_uint8
+from ...shapes import check_shape
+from ..data.pairs import grey_flags
+from ..student.losses import ms_ssim, to_grey
+from ..teachers.base import Teacher
 
 
 @dataclass

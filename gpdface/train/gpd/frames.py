@@ -13,8 +13,8 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from ..face.align import estimate_alignment
-from ..shapes import check_shape
+from ...face.align import estimate_alignment
+from ...shapes import check_shape
 
 
 @dataclass(frozen=True)

@@ -5,8 +5,8 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from .losses import ssim, to_grey
-from .teachers.base import Teacher
+from ..student.losses import ssim, to_grey
+from ..teachers.base import Teacher
 
 
 def structure_similarity(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:

@@ -30,9 +30,9 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ..face.align import FFHQ_TEMPLATE_512
-from ..formats import LUMA
-from .data import AUGMENTATIONS, Augment, jitter_matrix, photometric
+from ...face.align import FFHQ_TEMPLATE_512
+from ...formats import LUMA
+from ..data.pairs import AUGMENTATIONS, Augment, jitter_matrix, photometric
 
 FACE_FOUND = 0.5  # anchors where the photo's face probability is above this carry the landmark term
 STRUCTURE_POOL = 8  # the structure term's low-pass: 8× box filter (32×32 at a 256 px crop)
@@ -106,7 +106,7 @@ class FaithfulTerms:
     """The face bank's photos, augmented, and the two terms on the student's drawings of them."""
 
     def __init__(self, photos: np.ndarray, config: FaithfulConfig, device: torch.device, seed: int) -> None:
-        from ..face.detect import RetinaFaceDetector
+        from ...face.detect import RetinaFaceDetector
 
         self.photos, self.config, self.device = photos, config, device
         self.size = photos.shape[1]

@@ -11,13 +11,13 @@ import cv2
 import numpy as np
 import torch
 
-from ..errors import ShapeError
-from ..formats import LUMA
-from ..imageio import to_tensor, to_uint8
-from ..shapes import check_shape
-from .data import AlignedPairs, warp_pair
+from ...errors import ShapeError
+from ...formats import LUMA
+from ...imageio import to_tensor, to_uint8
+from ...shapes import check_shape
+from ..data.pairs import AlignedPairs, warp_pair
+from ..student.losses import ssim
 from .identity import IdentityScorer
-from .losses import ssim
 
 
 def _grey(image: np.ndarray) -> torch.Tensor:

@@ -23,11 +23,11 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from ..face.align import estimate_alignment, template_for
-from ..face.detect import DetectedFace, Detector
-from ..formats import LUMA
-from ..imageio import read_image
-from .faceset import _identity, evenly_spaced, list_photos
+from ...face.align import estimate_alignment, template_for
+from ...face.detect import DetectedFace, Detector
+from ...formats import LUMA
+from ...imageio import read_image
+from ..data.faceset import _identity, evenly_spaced, list_photos
 
 MOUTH = (3, 4)  # the landmarks' mouth corners
 IDENTITY_CROP = 256  # dlib's geometry is taken from the photo aligned at this size

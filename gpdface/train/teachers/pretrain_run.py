@@ -16,15 +16,15 @@ import torch
 from rich.console import Console
 from safetensors.torch import save
 
-from ..errors import UsageError
-from ..face.align import template_for
-from ..face.detect import RetinaFaceDetector
-from ..hub import gpdface_home
-from ..imageio import atomic_write
-from ..manifest import load_manifest
-from .faceset import align_collection, identity_holdout, list_photos
+from ...errors import UsageError
+from ...face.align import template_for
+from ...face.detect import RetinaFaceDetector
+from ...hub import gpdface_home
+from ...imageio import atomic_write
+from ...manifest import load_manifest
+from ..data.faceset import align_collection, identity_holdout, list_photos
+from ..progress import job_progress
 from .pretrain import PretrainConfig, pretrain_gan
-from .progress import job_progress
 
 
 @dataclass

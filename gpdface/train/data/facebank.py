@@ -27,10 +27,10 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from ..errors import InputError, WeightsError
-from ..face.align import align_face, template_for
-from ..face.detect import Detector
-from ..imageio import atomic_write, read_image
+from ...errors import InputError, WeightsError
+from ...face.align import align_face, template_for
+from ...face.detect import Detector
+from ...imageio import atomic_write, read_image
 from .faceset import evenly_spaced, list_photos
 
 FORMAT = 1
@@ -212,8 +212,8 @@ def load_facebank(name: str = DEFAULT_FACEBANK, crop_size: int | None = None) ->
     Raises:
         WeightsError: unknown name, or the archive cannot be had or is not the pinned one.
     """
-    from ..hub import fetch_entry
-    from ..manifest import load_manifest
+    from ...hub import fetch_entry
+    from ...manifest import load_manifest
 
     entry = load_manifest().facebanks.get(name)
     if entry is None:

@@ -15,11 +15,11 @@ import cv2
 import numpy as np
 import torch
 
-from ..errors import InputError, NoFaceError
-from ..face.align import estimate_alignment
-from ..face.detect import Detector
-from ..formats import IMAGE_SUFFIXES, LUMA
-from ..imageio import read_image, to_tensor
+from ...errors import InputError, NoFaceError
+from ...face.align import estimate_alignment
+from ...face.detect import Detector
+from ...formats import IMAGE_SUFFIXES, LUMA
+from ...imageio import read_image, to_tensor
 from .landmarks import check_inside
 
 _SOURCE_NAMES, _TARGET_NAMES = ("source", "photos"), ("target", "sketches")

@@ -21,13 +21,13 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from ..checkpoint import load_checkpoint
-from ..imageio import atomic_write
-from ..shapes import check_shape
-from .loop import cosine_with_warmup
-from .losses import ms_ssim
-from .progress import due
-from .teachers.base import Teacher
+from ...checkpoint import load_checkpoint
+from ...imageio import atomic_write
+from ...shapes import check_shape
+from ..loop import cosine_with_warmup
+from ..progress import due
+from ..student.losses import ms_ssim
+from ..teachers.base import Teacher
 
 CHECKPOINT = "encoder.ckpt"
 
@@ -207,4 +207,3 @@ def _refine(teacher: Teacher, code: torch.Tensor, photos: torch.Tensor, steps: i
         loss.backward()
         optimizer.step()
     return code.detach()
-

@@ -34,14 +34,14 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ..checkpoint import load_checkpoint
-from ..errors import InputError
-from ..imageio import atomic_write, to_tensor, to_uint8
-from ..nets.student import StudentConfig, StudentNet
-from ..recipe import FAITHFUL_TERMS, TEACHER_TERMS
-from .data import AlignedPairs, Augment, PairBatches
-from .faithful import FaithfulConfig, FaithfulTerms, frozen_batch_statistics
-from .loop import (
+from ...checkpoint import load_checkpoint
+from ...errors import InputError
+from ...imageio import atomic_write, to_tensor, to_uint8
+from ...nets.student import StudentConfig, StudentNet
+from ...recipe import FAITHFUL_TERMS, TEACHER_TERMS
+from ..data.pairs import AlignedPairs, Augment, PairBatches
+from ..gpd.targets import PhotoTargets
+from ..loop import (
     Cadence,
     cosine_with_warmup,
     ema_update,
@@ -52,9 +52,9 @@ from .loop import (
     run_steps,
     save_training_state,
 )
+from ..visual import save_grid
+from .faithful import FaithfulConfig, FaithfulTerms, frozen_batch_statistics
 from .objective import TERMS, ObjectiveConfig, StudentObjective
-from .teacher_data import PhotoTargets
-from .visual import save_grid
 
 CHECKPOINT = "student.ckpt"
 LOSS_LOG = "losses.jsonl"

@@ -23,8 +23,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import GpdfaceError
-from .data import AlignedPairs
+from ...errors import GpdfaceError
+from ..data.pairs import AlignedPairs
 
 # dlib's HOG face box in a 256 px FFHQ-aligned crop (mean over 90 CUFS photos), as shares of the side.
 FACE_BOX = (57.3 / 256, 79.7 / 256, 198.5 / 256, 226.1 / 256)

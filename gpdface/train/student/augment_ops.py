@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
-from ..shapes import check_shape
+from ...shapes import check_shape
 
 
 @dataclass(frozen=True)

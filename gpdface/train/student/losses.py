@@ -10,9 +10,9 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from ..filters import gaussian_taps
-from ..formats import LUMA
-from ..shapes import check_shape
+from ...filters import gaussian_taps
+from ...formats import LUMA
+from ...shapes import check_shape
 
 
 def ssim_map(x: torch.Tensor, y: torch.Tensor, data_range: float = 1.0, size: int = 11, sigma: float = 1.5):

@@ -22,14 +22,14 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..imageio import atomic_write, to_uint8
-from .augment_ops import diff_augment
+from ...imageio import atomic_write, to_uint8
+from ..loop import Cadence, generator_part, load_training_state, module_part, run_steps, save_training_state
+from ..progress import due
+from ..student.augment_ops import diff_augment
+from ..student.losses import discriminator_loss, generator_loss
+from ..teachers.base import Teacher
+from ..visual import save_grid
 from .diagnostics import structure_similarity
-from .loop import Cadence, generator_part, load_training_state, module_part, run_steps, save_training_state
-from .losses import discriminator_loss, generator_loss
-from .progress import due
-from .teachers.base import Teacher
-from .visual import save_grid
 
 CHECKPOINT = "adapt.ckpt"
 

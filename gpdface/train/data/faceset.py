@@ -17,11 +17,11 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import InputError, UsageError
-from ..face.align import align_face
-from ..face.detect import Detector
-from ..formats import IMAGE_SUFFIXES
-from ..imageio import atomic_write, read_image
+from ...errors import InputError, UsageError
+from ...face.align import align_face
+from ...face.detect import Detector
+from ...formats import IMAGE_SUFFIXES
+from ...imageio import atomic_write, read_image
 
 CHUNK_SIZE = 256
 

@@ -11,10 +11,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..imageio import atomic_write
-from ..nets.student import StudentNet
-from ..style import StyleInfo, save_style
-from .data import grey_flags
+from ...imageio import atomic_write
+from ...nets.student import StudentNet
+from ...style import StyleInfo, save_style
+from ..data.pairs import grey_flags
 
 
 def is_grey(images: Sequence[np.ndarray]) -> bool:
@@ -150,7 +150,7 @@ def push_to_hub(style_dir: str | Path, repo_id: str, token: str | None = None) -
 
     from huggingface_hub import HfApi
 
-    from ..errors import GpdfaceError
+    from ...errors import GpdfaceError
 
     api = HfApi(endpoint=os.environ.get("HF_ENDPOINT") or None, token=token)
     try:

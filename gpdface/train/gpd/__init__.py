@@ -1,0 +1,1 @@
+"""GAN prior distillation's teacher stages: projection, adaptation, the latent encoder, the teacher targets."""
