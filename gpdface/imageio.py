@@ -7,6 +7,7 @@ Images travel through gpdface as ``LoadedImage``: an ``H W 3`` uint8 RGB array p
 from __future__ import annotations
 
 import contextlib
+import io
 import os
 import sys
 import tempfile
@@ -240,19 +241,35 @@ def write_images(
     return [path for _, path in staged]
 
 
-def _stage_image(path: Path, rgb: np.ndarray, alpha: np.ndarray | None, quality: int) -> Path:
-    """Encode the image into a new temporary file beside ``path``; return the temporary file."""
+def encode_image(rgb: np.ndarray, suffix: str, alpha: np.ndarray | None = None, quality: int = 95) -> bytes:
+    """The bytes of an image file of the format ``suffix`` names (``.jpg``, ``.png``, …): what ``write_image``
+    writes, for callers that store the file themselves (batch engines, buckets).
+
+    Raises:
+        InputError: the suffix names no format Pillow can write.
+    """
     check_shape(rgb, "H W 3", "rgb")
-    fmt = Image.registered_extensions().get(path.suffix.lower())
+    fmt = Image.registered_extensions().get(suffix.lower())
     if fmt is None or fmt not in Image.SAVE:
-        raise InputError(f"{path}: unknown image extension {path.suffix!r}; use .png, .jpg or .webp")
+        raise InputError(f"unknown image extension {suffix!r}; use .png, .jpg or .webp")
     im = Image.fromarray(rgb, mode="RGB")
     if alpha is not None and fmt in _ALPHA_FORMATS:
         im.putalpha(Image.fromarray(alpha, mode="L"))
     params = {"quality": quality} if fmt in ("JPEG", "WEBP") else {}
+    buffer = io.BytesIO()
+    im.save(buffer, format=fmt, **params)
+    return buffer.getvalue()
+
+
+def _stage_image(path: Path, rgb: np.ndarray, alpha: np.ndarray | None, quality: int) -> Path:
+    """Encode the image into a new temporary file beside ``path``; return the temporary file."""
+    try:
+        data = encode_image(rgb, path.suffix, alpha, quality)
+    except InputError:
+        raise InputError(f"{path}: unknown image extension {path.suffix!r}; use .png, .jpg or .webp") from None
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        return _write_temporary(path, lambda f: im.save(f, format=fmt, **params))
+        return _write_temporary(path, lambda f: f.write(data))
     except OSError as exc:
         raise OutputError(f"cannot write {path}: {exc.strerror or exc}") from None
 

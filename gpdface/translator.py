@@ -12,7 +12,9 @@ each face back with a mask that follows its head.
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -172,6 +174,24 @@ class PreparedImage:
     aligned: bool
 
 
+class _StageClock:
+    """Adds each stage's wall time into a dict (or does nothing without one)."""
+
+    def __init__(self, seconds: dict[str, float] | None) -> None:
+        self.seconds = seconds
+
+    @contextmanager
+    def __call__(self, stage: str) -> Iterator[None]:
+        if self.seconds is None:
+            yield
+            return
+        began = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.seconds[stage] = self.seconds.get(stage, 0.0) + time.perf_counter() - began
+
+
 def pick_device(device: str | torch.device = "auto") -> torch.device:
     """``auto`` → CUDA when available, else CPU."""
     if str(device) == "auto":
@@ -320,36 +340,42 @@ class Translator:
         )
 
     def translate_many(
-        self, images: Iterable[ImageSource], aligned: bool = False
+        self, images: Iterable[ImageSource], aligned: bool = False, seconds: dict[str, float] | None = None
     ) -> Iterator[tuple[ImageSource, TranslationResult | GpdfaceError]]:
         """Translate many images, yielding ``(input, result)`` or ``(input, error)`` in input order.
 
         Face crops of consecutive images are pooled so that each student forward pass holds up to
         ``batch_size`` crops (the fast path on a GPU). A bad input does not stop the rest: its
-        ``GpdfaceError`` is yielded in place of a result.
+        ``GpdfaceError`` is yielded in place of a result. ``seconds``, when given, accumulates the wall time
+        of each stage: ``prepare`` (read, detect, align), ``stylize`` and ``compose``.
         """
+        clock = _StageClock(seconds)
         pending: list[tuple[ImageSource, PreparedImage | GpdfaceError]] = []
         crops = 0
         for image in images:
             try:
-                prepared: PreparedImage | GpdfaceError = self.prepare(image, aligned)
+                with clock("prepare"):
+                    prepared: PreparedImage | GpdfaceError = self.prepare(image, aligned)
                 crops += len(prepared.crops)
             except GpdfaceError as exc:
                 prepared = exc
             pending.append((image, prepared))
             if crops >= self.batch_size:
-                yield from self._finish_pending(pending)
+                yield from self._finish_pending(pending, clock)
                 pending, crops = [], 0
-        yield from self._finish_pending(pending)
+        yield from self._finish_pending(pending, clock)
 
-    def _finish_pending(self, pending):
+    def _finish_pending(self, pending, clock: _StageClock):
         ready = [p for _, p in pending if isinstance(p, PreparedImage)]
-        stylized = iter(self.stylize([crop for p in ready for crop in p.crops]))
+        with clock("stylize"):
+            stylized = iter(self.stylize([crop for p in ready for crop in p.crops]))
         for image, prepared in pending:
             if isinstance(prepared, GpdfaceError):
                 yield image, prepared
             else:
-                yield image, self.compose(prepared, [next(stylized) for _ in prepared.crops])
+                with clock("compose"):
+                    result = self.compose(prepared, [next(stylized) for _ in prepared.crops])
+                yield image, result
 
     def stylize(self, crops: list[np.ndarray]) -> list[np.ndarray]:
         """Run aligned ``S S 3`` uint8 crops through the student in batches of ``batch_size``, then the style's

@@ -10,7 +10,7 @@ from importlib import import_module
 
 from .base import app, cli_message
 
-for _module in ("translate_cmd", "styles_cmd", "finetune_cmd"):
+for _module in ("translate_cmd", "dataset_cmd", "styles_cmd", "finetune_cmd"):
     import_module(f".{_module}", __name__)
 
 __all__ = ["app", "cli_message"]
