@@ -101,18 +101,20 @@ def plan_outputs(sources: list[Path], out_arg: Path | None, style_name: str, mod
                     f"the face crops of {other.source} and of {plan.source} would have the same names; "
                     "translate them into different output folders"
                 )
-    for path, source in inputs.items():
+
+    def crop_owner(path: Path) -> PlannedOutput | None:
+        """The plan whose face crops would be named like ``path``, if any."""
         family = _crop_family(path)
-        owner = crop_families.get(family) if family else None
-        if owner is not None:
+        return crop_families.get(family) if family else None
+
+    for path, source in inputs.items():
+        if (owner := crop_owner(path)) is not None:
             raise UsageError(
                 f"a face crop of {owner.source} would replace {source}, another input of this run; "
                 "write the results elsewhere with -o DIR"
             )
     for target, plan in photos.items():
-        family = _crop_family(target)
-        owner = crop_families.get(family) if family else None
-        if owner is not None and owner is not plan:
+        if (owner := crop_owner(target)) is not None and owner is not plan:
             raise UsageError(
                 f"a face crop of {owner.source} and the result for {plan.source} would both be {plan.target}; "
                 "translate them into different output folders"
