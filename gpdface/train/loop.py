@@ -105,11 +105,14 @@ def run_steps(
         step: does step ``i`` (0-based); returns its loss values.
         write_samples: writes the sample grid after ``done`` steps.
         save: writes the checkpoint after ``done`` steps; its flag says whether the run stops there.
-        on_step: called after every step with (steps done, loss values): progress display.
+        on_step: called after every step with (steps done, loss values): progress display; a resumed run
+            first calls it with (``start``, {}) so its progress begins at the checkpoint.
         should_stop: asked after every step (after ``on_step``); True ends the run early, with its samples
             and checkpoint written at that step.
     """
     done = start
+    if on_step is not None and start > 0:  # a resumed run's progress starts where the checkpoint left it
+        on_step(start, {})
     for index in range(start, cadence.steps):
         values = step(index)
         done = index + 1

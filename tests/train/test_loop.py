@@ -22,7 +22,7 @@ def _record(start, cadence, stop_at=None):
         step=lambda i: events.append(("step", i)) or {"loss": float(i)},
         write_samples=lambda d: events.append(("samples", d)),
         save=lambda d, stopped: events.append(("save", d, stopped)),
-        on_step=lambda d, values: events.append(("progress", d, values["loss"])),
+        on_step=lambda d, values: events.append(("progress", d, values.get("loss"))),
         should_stop=(lambda d, _: d == stop_at) if stop_at else None,
     )
     return done, events
@@ -40,6 +40,7 @@ def test_a_resumed_run_starts_at_its_step_and_zero_means_only_at_the_end():
     done, events = _record(3, Cadence(steps=5, sample_every=0, checkpoint_every=0))
     assert done == 5
     assert [e for e in events if e[0] == "step"] == [("step", 3), ("step", 4)]
+    assert events[0] == ("progress", 3, None)  # the progress starts at the checkpoint, before any step
     assert [e for e in events if e[0] in ("samples", "save")] == [("samples", 5), ("save", 5, False)]
 
 

@@ -83,7 +83,8 @@ def run_pretrain(request: PretrainRequest, console: Console | None = None) -> Pa
         task = progress.add_task("steps", total=config.steps, info="")
 
         def on_step(step: int, losses: dict[str, float]) -> None:
-            progress.update(task, completed=step, info=f"D {losses['d']:.3f} G {losses['g']:.3f}")
+            info = f"D {losses['d']:.3f} G {losses['g']:.3f}" if losses else "resumed"
+            progress.update(task, completed=step, info=info)
 
         state = pretrain_gan(faces.images[~held], config, work / "gan", on_step=on_step)
 
