@@ -1,12 +1,15 @@
-"""Write a catalogue style's card: its exemplars as a strip, before/after pictures, the command, the time, the
-licence chain and the copying/identity figures of ``benchmarks/catalogue.py``.
+"""Write a style's card: its exemplars as a strip, before/after pictures, the command, the time, the
+licence chain, the copying/identity figures of ``benchmarks/catalogue.py`` and the faithfulness figures and
+worst-12 sheets of ``benchmarks/faithfulness.py`` beside the style it replaces.
 
     python tools/style_card.py STYLE --exemplars examples/exemplars/lorelei --photo astronaut.jpg \
         --photo hopper.jpg --time "13 min 11 s on 2 CPU cores (face bank and encoder cached)" \
-        --figures catalogue.json --out docs/styles
+        --figures catalogue.json --faithfulness faithfulness.json --before "ink (before)" \
+        --sheets faithfulness_sheets --out docs/styles
 
-Writes ``OUT/<name>.md``, ``OUT/<name>_exemplars.jpg`` and ``OUT/<name>_before_after.jpg``. Use only
-public-domain photos (the README's rule for published pictures).
+Writes ``OUT/<name>.md``, ``OUT/<name>_exemplars.jpg``, ``OUT/<name>_before_after.jpg`` and, with
+``--sheets``, ``OUT/<name>_worst12_{before,after}.jpg``. Use only public-domain photos for --photo (the
+README's rule for published pictures); the worst-12 sheets show LFW faces (research use), as the card says.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ from __future__ import annotations
 import argparse
 import json
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from PIL import Image
@@ -72,12 +76,69 @@ def _figures_table(figures: dict) -> list[str]:
     return lines
 
 
+FAITHFUL_COLUMNS = (
+    ("found", lambda r: r["all"]["found"], "{:.3f}"),
+    ("NME", lambda r: r["all"]["nme"], "{:.3f}"),
+    ("mouth NME", lambda r: r["all"]["mouth_nme"], "{:.3f}"),
+    ("rank-1", lambda r: r["all"].get("rank1", float("nan")), "{:.3f}"),
+    ("mouth NME, smiles", lambda r: r["mouth"]["wide mouth (smile)"]["mouth_nme"], "{:.3f}"),
+    ("mouth NME, three-quarter", lambda r: r["yaw"]["turned (three-quarter)"]["mouth_nme"], "{:.3f}"),
+    ("rank-1, dark skin", lambda r: r["skin"]["dark skin"].get("rank1", float("nan")), "{:.3f}"),
+)
+
+
+def _sheet_name(label: str) -> str:
+    """The file name ``benchmarks/faithfulness.py`` gives a label's worst-12 sheet."""
+    return "worst12_" + "".join(ch if ch.isalnum() else "_" for ch in label).strip("_") + ".png"
+
+
+def faithfulness_lines(report: dict[str, Any], name: str, after: str, before: str | None) -> list[str]:
+    """The card's faithfulness section: the grey photo, the style it replaces and this style, from one run."""
+    rows = report["results"]
+    shown = [("grey photo (reference)", "grey photo")]
+    if before is not None:
+        shown.append((before, f"`{name}` before"))
+    shown.append((after, f"`{name}` now"))
+    lines = [
+        "## Faithful on unseen faces",
+        "",
+        f"From `benchmarks/faithfulness.py`, one run: {report['faces']} faces of people no style was trained on "
+        f"({report['lfw_photos']} LFW photos, part `{report['part']}`, and the public-domain photos), drawn whole "
+        f"as a user gets them; {report['machine']}. NME: landmark error over the eye distance, RetinaFace run "
+        "again on the drawing; rank-1: dlib's descriptor of the drawn face against every photo's face.",
+        "",
+        "| | " + " | ".join(c[0] for c in FAITHFUL_COLUMNS) + " |",
+        "| --- " * (len(FAITHFUL_COLUMNS) + 1) + "|",
+    ]
+    for label, title in shown:
+        cells = [form.format(value(rows[label])) for _, value, form in FAITHFUL_COLUMNS]
+        lines.append(f"| {title} | " + " | ".join(cells) + " |")
+    return [*lines, ""]
+
+
+def _worst_sheets(sheets: Path, out: Path, name: str, after: str, before: str | None) -> list[str]:
+    """Copy the worst-12 sheets beside the card (as JPEG) and return the lines that show them."""
+    lines = ["The 12 faces each version kept worst (photo, drawing; green: the photo's landmarks, red: the "
+             "drawing's). LFW photos: research use.", ""]  # fmt: skip
+    for label, which in ((before, "before"), (after, "after")):
+        if label is None:
+            continue
+        picture = Image.open(sheets / _sheet_name(label)).convert("RGB")
+        picture.save(out / f"{name}_worst12_{which}.jpg", quality=88)
+        lines += [f"{which.capitalize()}:", "", f"![worst 12, {which}]({name}_worst12_{which}.jpg)", ""]
+    return lines
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("style")
-    parser.add_argument("--exemplars", type=Path, required=True)
+    parser.add_argument("--exemplars", type=Path, default=None, help="the exemplar folder (a strip on the card)")
     parser.add_argument("--photo", type=Path, action="append", required=True, help="public-domain photo")
     parser.add_argument("--exemplar-license", required=True, help="the exemplars' licence, with its source")
+    parser.add_argument("--faithfulness", type=Path, default=None, help="benchmarks/faithfulness.py output")
+    parser.add_argument("--after", default=None, help="this style's label in --faithfulness (default: its name)")
+    parser.add_argument("--before", default=None, help="the label of the style it replaces in --faithfulness")
+    parser.add_argument("--sheets", type=Path, default=None, help="that run's --sheets folder")
     parser.add_argument("--time", required=True, help="how long finetune took, in words, with the machine")
     parser.add_argument("--figures", type=Path, default=None, help="benchmarks/catalogue.py output")
     parser.add_argument("--out", type=Path, required=True)
@@ -87,8 +148,9 @@ def main() -> None:
     info = translator.style.info
     name = info.name
     args.out.mkdir(parents=True, exist_ok=True)
-    exemplars = [_fit(read_image(p).rgb, 120) for p in find_shots(args.exemplars)]
-    _row(exemplars).save(args.out / f"{name}_exemplars.jpg", quality=90)
+    exemplars = [_fit(read_image(p).rgb, 120) for p in find_shots(args.exemplars)] if args.exemplars else []
+    if exemplars:
+        _row(exemplars).save(args.out / f"{name}_exemplars.jpg", quality=90)
     pairs = []
     for path in args.photo:
         photo = read_image(path).rgb
@@ -96,15 +158,23 @@ def main() -> None:
     _column(pairs).save(args.out / f"{name}_before_after.jpg", quality=90)
 
     provenance = info.provenance
+    shown_exemplars = [
+        f"Exemplars ({provenance.get('shots', len(exemplars))}, from `{args.exemplars}`):",
+        "",
+        f"![exemplars]({name}_exemplars.jpg)",
+        "",
+    ]
+    prior = (
+        "- Teacher `lfw64` and the face bank: trained on / drawn from Labeled Faces in the Wild, research use."
+        if provenance.get("teacher", "none") != "none"
+        else "- The face bank the faithfulness terms draw on: Labeled Faces in the Wild, research use."
+    )
     lines = [
         f"# Style `{name}`",
         "",
         info.description,
         "",
-        f"Exemplars ({provenance.get('shots', len(exemplars))}, from `{args.exemplars}`):",
-        "",
-        f"![exemplars]({name}_exemplars.jpg)",
-        "",
+        *(shown_exemplars if exemplars else []),
         "Before and after (public-domain photos):",
         "",
         f"![before and after]({name}_before_after.jpg)",
@@ -113,7 +183,7 @@ def main() -> None:
         "",
         f"- The style as shipped: {info.license}",
         f"- Exemplars: {args.exemplar_license}",
-        "- Teacher `lfw64` and the face bank: trained on / drawn from Labeled Faces in the Wild, research use.",
+        prior,
         "",
         "## How it was made",
         "",
@@ -142,6 +212,11 @@ def main() -> None:
             f"{figures['photos']}).",
             "",
         ]
+    if args.faithfulness is not None:
+        report = json.loads(args.faithfulness.read_text())
+        lines += faithfulness_lines(report, name, args.after or name, args.before)
+        if args.sheets is not None:
+            lines += _worst_sheets(args.sheets, args.out, name, args.after or name, args.before)
     (args.out / f"{name}.md").write_text("\n".join(lines))
     print(args.out / f"{name}.md")
 
