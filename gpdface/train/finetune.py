@@ -248,6 +248,7 @@ def _run_stages(request: FinetuneRequest, console: Console, run_dir: Path, style
             "data": [str(p) for p in request.pair_dirs] or [str(request.shots_dir)],
             **({"face_bank": photos.source} if photos is not None else {}),
             **({"init": {"style": init.name, "model_sha256": init_digest}} if init else {}),
+            **({"tone_layer": f"kept from {init.name} (--init); metrics include it"} if tone_layer else {}),
             "shots": len(pairs),
             "steps": {
                 "distill": request.recipe.steps,

@@ -411,3 +411,18 @@ def test_an_unsafe_style_name_is_refused_before_any_work(tmp_path, name):
 def test_a_shipped_style_name_is_not_hidden_by_a_user_style(tmp_path):
     result = CliRunner().invoke(app, ["finetune", "--shots", str(tmp_path), "--name", "sketch"])
     assert result.exit_code == 2 and "shipped with gpdface" in result.stderr, result.output
+
+
+def test_a_style_trained_further_starts_from_its_init_and_keeps_its_tone_layer(pair_dir, with_detector):
+    """--init: the shipped sketch trained further keeps the graphite layer its metrics were measured with."""
+    from gpdface.style import load_style, user_styles_dir
+
+    args = ["finetune", "--pairs", str(pair_dir), "--teacher", "none", "--init", "sketch", "--steps", "1"]
+    result = CliRunner().invoke(app, [*args, "--batch-size", "2", "--name", "further"])
+    assert result.exit_code == 0, result.output
+    shipped, made = load_style("sketch"), load_style(user_styles_dir() / "further")
+    assert made.info.tone_layer == shipped.info.tone_layer is not None
+    init = made.info.provenance["init"]
+    digest = hashlib.sha256((shipped.path / "model.safetensors").read_bytes()).hexdigest()
+    assert init == {"style": "sketch", "model_sha256": digest}
+    assert made.info.provenance["tone_layer"] == "kept from sketch (--init); metrics include it"
