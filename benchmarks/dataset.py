@@ -62,7 +62,7 @@ def main() -> None:
         job = DatasetJob(str(source), f"{scratch}/ray", args.style, engine="ray", batch_size=args.batch_size,
                          concurrency=args.workers)  # fmt: skip
         report = run_dataset(job, on_batch=lambda done, total: first or first.append(time.perf_counter() - began))
-        rows["ray"] = _row(report, time.perf_counter() - began, first[0] if first else None)
+        rows["ray"] = _row(report, time.perf_counter() - began, first[0] if first else None, args.batch_size)
         ray.shutdown()
 
     per_worker = 1000.0 / args.gpu_ms_per_image
@@ -83,12 +83,13 @@ def main() -> None:
     )  # fmt: skip
 
 
-def _row(report, seconds: float, first_batch: float | None) -> dict:
+def _row(report, seconds: float, first_batch: float | None, batch_size: int = 0) -> dict:
     row = {"images": report.found, "drawn": report.drawn, "failed": report.failed, "seconds": seconds,
            "images_per_second": report.found / seconds}  # fmt: skip
     if first_batch is not None:  # Ray: start-up (init, actors, the style loaded) until the first batch is back
-        steady = max(seconds - first_batch, 1e-9)
-        row |= {"startup_seconds": first_batch, "steady_images_per_second": report.found / steady}
+        steady = max(seconds - first_batch, 1e-9)  # the images after the first batch, over the time after it
+        after_first = max(report.found - min(batch_size, report.found), 0)
+        row |= {"startup_seconds": first_batch, "steady_images_per_second": after_first / steady}
     return row
 
 

@@ -161,9 +161,12 @@ def test_the_server_logs_one_line_for_a_bad_upload_and_leaves_no_upload_behind(w
 
     env = {**os.environ, "TMPDIR": str(tmp_path), "PYTHONUNBUFFERED": "1"}
     env.pop("GRADIO_TEMP_DIR", None)
+    # Ctrl-C in a terminal, whatever this process inherited: a job started with `&` by a script ignores
+    # SIGINT, its children too, and the server would never see the interrupt this test sends.
     server = subprocess.Popen(
         [sys.executable, "-m", "gpdface.cli", "demo", "--device", "cpu"], env=env, text=True,
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )  # fmt: skip
     try:
         first = server.stdout.readline()
