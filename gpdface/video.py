@@ -182,7 +182,8 @@ class _open_input:
         if not self.path.is_file():
             raise InputError(f"{self.path}: no such file")
         try:
-            self.container = self.av.open(str(self.path))
+            # text tags that are not UTF-8 (a damaged or foreign header) must not stop the pictures
+            self.container = self.av.open(str(self.path), metadata_errors="replace")
         except self.av.error.FFmpegError as exc:
             raise InputError(f"{self.path}: not a video file FFmpeg can read ({_reason(exc)})") from None
         if not self.container.streams.video:

@@ -268,3 +268,18 @@ def test_frames_over_the_pixel_limit_are_refused_before_decoding(with_detector, 
     write_clip(tmp_path / "c.mp4", astronaut, frames=2)  # 320×240 = 76,800 pixels a frame
     with pytest.raises(InputError, match="exceed the limit of 50,000"):
         small.translate_video(tmp_path / "c.mp4", tmp_path / "out.mp4")
+
+
+def test_a_clip_whose_text_tags_are_not_utf8_is_still_drawn(translator, clip, tmp_path):
+    """Found by tools/fuzz.py: PyAV decoded the container's tags strictly, and a damaged tag crashed the read."""
+    body = clip.read_bytes()
+    tag = body.rfind(b"Lavf")  # the muxer's name, in the file's tags
+    assert tag > 0
+    damaged = tmp_path / "tags.mp4"
+    damaged.write_bytes(body[:tag] + b"\xff\xfe\xfd\xfc" + body[tag + 4 :])
+    import av
+
+    with pytest.raises(UnicodeDecodeError):  # the damage is the one the fuzz case had
+        av.open(str(damaged)).close()
+    summary = translator.translate_video(damaged, tmp_path / "out.mp4")
+    assert summary.frames == 12

@@ -25,6 +25,7 @@ import struct
 import sys
 import tempfile
 import time
+import traceback
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -59,7 +60,8 @@ class Tally:
             self.errors += 1
         except Exception as exc:  # what this script is looking for
             self.crashes += 1
-            self._note(f"crash {name}: {type(exc).__name__}: {str(exc)[:120]}")
+            where = traceback.extract_tb(exc.__traceback__)[-1]  # the line that raised, to find it again
+            self._note(f"crash {name}: {type(exc).__name__}: {str(exc)[:120]} ({where.filename}:{where.lineno})")
         if time.perf_counter() - started > hang:
             self.hangs += 1
             self._note(f"hang {name}: {time.perf_counter() - started:.0f} s")

@@ -63,9 +63,10 @@ def test_interrupted_training_resumes_where_it_stopped(pair_dir, detector, tmp_p
     assert torch.load(tmp_path / "run" / CHECKPOINT, weights_only=True)["step"] == 2
     seen = []
     resumed = distill_student(
-        pairs, config, tmp_path / "run", torch.device("cpu"), resume=True, on_step=lambda step, _: seen.append(step)
+        pairs, config, tmp_path / "run", torch.device("cpu"), resume=True, on_step=lambda *report: seen.append(report)
     )
-    assert seen == [3, 4, 5, 6]  # continued from the last checkpoint
+    assert seen[0] == (2, {})  # the progress starts at the checkpoint, before any step
+    assert [step for step, _ in seen[1:]] == [3, 4, 5, 6]  # continued from the last checkpoint
     for key, value in straight.state_dict().items():
         torch.testing.assert_close(resumed.state_dict()[key], value, atol=1e-6, rtol=0, msg=key)
     assert (tmp_path / "run" / "samples_000006.png").is_file()
