@@ -195,12 +195,16 @@ def resolve_style(style: str | Path) -> Path:
     """
     text = str(style)
     path = Path(text).expanduser()
-    if isinstance(style, Path) or _looks_like_path(text) or path.is_dir():
+    if isinstance(style, Path) or _looks_like_path(text):
         if _is_style_dir(path):
             return path
         missing = [n for n in STYLE_FILES if not (path / n).is_file()] if path.is_dir() else []
         detail = f"it lacks {', '.join(missing)}" if missing else "no such folder"
         raise StyleNotFoundError(f"{path} is not a style folder ({detail})")
+    if _is_style_dir(path):  # a bare word that names a style folder here
+        return path
+    # A bare word is otherwise a style's name, even beside a folder of that name that is not a style — the
+    # exemplar folder a style was named after (`finetune --shots ./my_5_images`, then `--style my_5_images`).
     for folder in (user_styles_dir(), embedded_styles_dir()):
         if _is_style_dir(folder / text):
             _verify_embedded(text, folder)

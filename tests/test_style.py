@@ -181,3 +181,17 @@ def test_an_interrupted_exports_staging_folder_is_not_a_style():
     make_style(user_styles_dir(), "mine")
     names = [row.name for row in list_styles() if row.origin == "user"]
     assert names == ["mine"]
+
+
+def test_a_name_beside_the_exemplar_folder_it_was_named_after_is_the_style(tmp_path, monkeypatch):
+    """`finetune --shots ./my_5_images` names the style my_5_images; `--style my_5_images`, run in the same
+    folder, means that style, not the folder of drawings beside it."""
+    made = make_style(user_styles_dir(), "my_5_images")
+    (tmp_path / "my_5_images").mkdir()
+    (tmp_path / "my_5_images" / "a.png").write_bytes(b"")
+    monkeypatch.chdir(tmp_path)
+    assert resolve_style("my_5_images") == made
+    with pytest.raises(StyleNotFoundError, match="is not a style folder"):
+        resolve_style("./my_5_images")  # written as a path, it is the folder
+    here = make_style(tmp_path, "here")
+    assert resolve_style("here").resolve() == here.resolve()  # a bare word naming a style folder here finds it
