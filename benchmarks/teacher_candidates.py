@@ -22,13 +22,20 @@ import torch.nn.functional as F
 from emit import emit
 
 from gpdface.train.student.augment_ops import diff_augment
-from gpdface.train.teachers.dcgan import dcgan_generator
+from gpdface.train.teachers.dcgan import dcgan_channels, dcgan_generator
 from gpdface.train.teachers.pretrain import dcgan_discriminator
 from gpdface.train.teachers.stylegan2 import Discriminator, Generator
 
 
 def dcgan(width: int, resolution: int):
-    generator = dcgan_generator(100, width, resolution)
+    generator = dcgan_generator(100, dcgan_channels(width, resolution))
+    return generator, dcgan_discriminator(width, resolution), lambda b: generator(torch.randn(b, 100, 1, 1))
+
+
+def grown_dcgan(width: int, resolution: int):
+    """``lfw64``'s layout (width 48) with one more octave on top, as ``pretrain-teacher --grow-from`` builds it;
+    ``width`` is the discriminator's."""
+    generator = dcgan_generator(100, [*dcgan_channels(48, resolution // 2), 24])
     return generator, dcgan_discriminator(width, resolution), lambda b: generator(torch.randn(b, 100, 1, 1))
 
 
@@ -72,8 +79,12 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=64)
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--out", type=Path, default=None)
+    parser.add_argument("--only", nargs="+", default=None, help="candidate names to time (default: all)")
     args = parser.parse_args()
     candidates = [("dcgan", dcgan, w) for w in (32, 48, 64)] + [("stylegan2-small", stylegan2, w) for w in (32, 48)]
+    if args.resolution >= 128:  # growing a 64 px generator by one octave: only meaningful above 64 px
+        candidates += [("dcgan-grown-from-lfw64", grown_dcgan, w) for w in (32, 48)]
+    candidates = [c for c in candidates if args.only is None or c[0] in args.only]
     results = []
     for name, build, width in candidates:
         seconds, g_params, d_params = step_seconds(build, width, args.resolution, args.batch, args.repeats)

@@ -195,6 +195,12 @@ def pretrain_teacher(
     min_score: Annotated[float, typer.Option(help="Detection score a face needs to count.")] = 0.9,
     augment: Annotated[bool, typer.Option(help="DiffAugment before the discriminator.")] = True,
     seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
+    grow_from: Annotated[
+        str, typer.Option(help="A DCGAN teacher one octave smaller to grow from (e.g. lfw64 for --resolution 128).")
+    ] = "",
+    frozen_kimg: Annotated[
+        float, typer.Option(help="With --grow-from: kimg during which only the new top layer learns.")
+    ] = 0.0,
     work: Annotated[
         Path | None, typer.Option(help="Run folder: aligned cache and checkpoints (resumed when present).")
     ] = None,
@@ -211,8 +217,9 @@ def pretrain_teacher(
         if resolution not in (64, 128):
             raise UsageError(f"--resolution must be 64 or 128, not {resolution}")
         config = PretrainConfig(
-            resolution=resolution, width=width, kimg=kimg, batch_size=batch_size, augment=augment, seed=seed
-        )
+            resolution=resolution, width=width, kimg=kimg, batch_size=batch_size, augment=augment, seed=seed,
+            grow_from=grow_from, frozen_kimg=frozen_kimg,
+        )  # fmt: skip
         request = PretrainRequest(
             faces_dir=faces_dir, name=name, config=config, holdout=holdout, min_score=min_score, work=work,
             out=out_dir, license=license_, overwrite=overwrite, command=shlex.join(["gpdface", *sys.argv[1:]]),

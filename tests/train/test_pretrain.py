@@ -13,8 +13,8 @@ from gpdface.errors import InputError, UsageError
 from gpdface.face.align import template_for
 from gpdface.train.data.faceset import align_collection, align_unseen_people, identity_holdout, list_photos
 from gpdface.train.teachers import DCGANTeacher, load_teacher
-from gpdface.train.teachers.dcgan import dcgan_generator, generator_shape
-from gpdface.train.teachers.pretrain import PretrainConfig, dcgan_discriminator, pretrain_gan
+from gpdface.train.teachers.dcgan import dcgan_channels, dcgan_generator, generator_resolution, generator_shape
+from gpdface.train.teachers.pretrain import PretrainConfig, dcgan_discriminator, grown_generator, pretrain_gan
 
 
 @pytest.fixture
@@ -85,9 +85,10 @@ def test_holdout_takes_whole_people():
 
 @pytest.mark.parametrize("resolution", [64, 128])
 def test_generator_and_discriminator_shapes(resolution):
-    generator = dcgan_generator(100, 8, resolution)
+    generator = dcgan_generator(100, dcgan_channels(8, resolution))
     state = {f"main.{k}": v for k, v in generator.state_dict().items()}
-    assert generator_shape(state) == (100, 8, resolution)
+    assert generator_shape(state) == (100, dcgan_channels(8, resolution))
+    assert generator_resolution(dcgan_channels(8, resolution)) == resolution
     images = generator(torch.randn(2, 100, 1, 1))
     assert images.shape == (2, 3, resolution, resolution)
     assert dcgan_discriminator(8, resolution)(images).shape == (2, 1)
@@ -134,3 +135,52 @@ def test_a_wrong_folder_is_one_line_before_any_download(tmp_path):
     result = CliRunner().invoke(app, ["pretrain-teacher", str(tmp_path / "missing"), "--name", "x"])
     assert result.exit_code == 1 and "not a folder of face photos" in result.output
     assert "download" not in result.output
+
+
+def _tiny_generator(seed: int) -> dict[str, torch.Tensor]:
+    torch.manual_seed(seed)
+    generator = dcgan_generator(8, dcgan_channels(4, 16))
+    for module in generator.modules():  # running statistics that are not the defaults, as a trained one has
+        if isinstance(module, torch.nn.BatchNorm2d):
+            module.running_mean.uniform_(-0.5, 0.5)
+            module.running_var.uniform_(0.5, 2.0)
+    return {f"main.{k}": v for k, v in generator.state_dict().items()}
+
+
+def test_a_grown_generator_draws_the_smaller_ones_layers_one_octave_larger():
+    smaller = _tiny_generator(0)
+    grown, inherited = grown_generator(smaller)
+    small = dcgan_generator(8, generator_shape(smaller)[1])
+    small.load_state_dict({k[len("main.") :]: v for k, v in smaller.items()})
+    small.eval(), grown.eval()
+    z = torch.randn(3, 8, 1, 1)
+    assert grown(z).shape == (3, 3, 32, 32) and inherited == 3 * len(generator_shape(smaller)[1])
+    # every layer below the smaller one's RGB layer is the smaller one's: same features at 8 px
+    torch.testing.assert_close(grown[:inherited](z), small[:inherited](z))
+    with pytest.raises(ValueError, match="not a DCGAN generator"):
+        grown_generator({**smaller, "main.1.extra": torch.zeros(1)})
+
+
+def test_a_grown_run_keeps_the_inherited_layers_while_frozen_and_resumes_to_the_same_weights(tmp_path):
+    smaller = _tiny_generator(1)
+    faces = np.random.default_rng(0).integers(0, 255, (16, 32, 32, 3), dtype=np.uint8)
+    config = PretrainConfig(resolution=32, width=4, latent_dim=8, batch_size=4, kimg=0.024, checkpoint_every=2,
+                            ema_kimg=1e-6, grow_from="tiny16", frozen_kimg=0.012)  # fmt: skip
+    assert config.frozen_steps == 3 and config.steps == 6
+    frozen = PretrainConfig(**{**config.to_dict(), "kimg": 0.012})  # stop when the freeze ends
+    state = pretrain_gan(faces, frozen, tmp_path / "frozen", grow_from=smaller)
+    inherited = 3 * len(generator_shape(smaller)[1])
+    for key, value in smaller.items():  # EMA with a near-zero half-life: the trained weights themselves
+        if int(key.split(".")[1]) < inherited and "running" not in key and "num_batches" not in key:
+            torch.testing.assert_close(state[key], value)
+    new_layer = f"main.{inherited}.weight"
+    assert not torch.equal(state[new_layer], grown_generator(smaller)[0].state_dict()[new_layer[5:]])
+    whole = pretrain_gan(faces, config, tmp_path / "whole", grow_from=smaller)
+    assert any(not torch.equal(whole[k], v) for k, v in smaller.items() if k.endswith("0.weight"))  # unfrozen
+    short = PretrainConfig(**{**config.to_dict(), "kimg": 8 / 1000})
+    pretrain_gan(faces, short, tmp_path / "split", grow_from=smaller)
+    resumed = pretrain_gan(faces, config, tmp_path / "split", grow_from=smaller)
+    for key in whole:
+        torch.testing.assert_close(whole[key], resumed[key])
+    with pytest.raises(ValueError, match="grow_from"):
+        pretrain_gan(faces, config, tmp_path / "other")

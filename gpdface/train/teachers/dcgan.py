@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import itertools
 import math
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 
 import numpy as np
 import torch
@@ -19,16 +19,21 @@ from torch import nn
 from .base import Teacher
 
 
-def dcgan_generator(latent_dim: int = 100, width: int = 64, resolution: int = 64) -> nn.Sequential:
-    """DCGAN generator: a 4 px seed, then one ×2 transposed convolution per octave up to ``resolution``.
-
-    Channels halve per octave from ``8 · width`` (capped there for 128 px), ending at ``width``; at 64 px the
-    modules are exactly the tutorial's ``main.0`` … ``main.12``.
-    """
+def dcgan_channels(width: int, resolution: int) -> list[int]:
+    """The default channel plan: ``8 · width`` at 4 px, halving per octave (capped at 8×) to ``width``."""
     octaves = int(math.log2(resolution)) - 3  # ×2 steps after the 4 px seed, before the RGB layer
     if 2 ** (octaves + 3) != resolution or octaves < 1:
         raise ValueError(f"resolution must be a power of two ≥ 16, not {resolution}")
-    channels = [width * min(8, 2 ** (octaves - i)) for i in range(octaves + 1)]  # 64 px: 8w 4w 2w w
+    return [width * min(8, 2 ** (octaves - i)) for i in range(octaves + 1)]  # 64 px: 8w 4w 2w w
+
+
+def dcgan_generator(latent_dim: int, channels: Sequence[int]) -> nn.Sequential:
+    """DCGAN generator: a 4 px seed of ``channels[0]``, one ×2 transposed convolution per further entry, RGB.
+
+    The output side is ``2 ** (len(channels) + 2)``; with ``dcgan_channels(64, 64)`` the modules are exactly
+    the tutorial's ``main.0`` … ``main.12``. A generator grown from a smaller one (``pretrain-teacher
+    --grow-from``) has the smaller one's channels plus one more entry.
+    """
 
     def up(cin: int, cout: int) -> list[nn.Module]:
         return [nn.ConvTranspose2d(cin, cout, 4, 2, 1, bias=False), nn.BatchNorm2d(cout), nn.ReLU(True)]
@@ -43,11 +48,15 @@ def dcgan_generator(latent_dim: int = 100, width: int = 64, resolution: int = 64
     return nn.Sequential(*layers, nn.ConvTranspose2d(channels[-1], 3, 4, 2, 1, bias=False), nn.Tanh())
 
 
-def generator_shape(state: dict[str, torch.Tensor]) -> tuple[int, int, int]:
-    """(latent_dim, width, resolution) of a DCGAN generator state dict."""
+def generator_shape(state: dict[str, torch.Tensor]) -> tuple[int, list[int]]:
+    """(latent_dim, channels) of a DCGAN generator state dict, read from its weights' shapes."""
     last = max(int(k.split(".")[1]) for k in state if k.endswith(".weight") and state[k].ndim == 4)
-    octaves = last // 3 - 1
-    return state["main.0.weight"].shape[0], state[f"main.{last}.weight"].shape[0], 2 ** (octaves + 3)
+    channels = [int(state[f"main.{index}.weight"].shape[1]) for index in range(0, last, 3)]
+    return int(state["main.0.weight"].shape[0]), channels
+
+
+def generator_resolution(channels: Sequence[int]) -> int:
+    return 2 ** (len(channels) + 2)
 
 
 class DCGANTeacher(Teacher):
@@ -55,8 +64,9 @@ class DCGANTeacher(Teacher):
 
     def __init__(self, state: dict[str, torch.Tensor], template: np.ndarray, name: str = "dcgan64") -> None:
         super().__init__()
-        self.latent_dim, width, resolution = generator_shape(state)
-        self.main = dcgan_generator(self.latent_dim, width, resolution)
+        self.latent_dim, channels = generator_shape(state)
+        self.main = dcgan_generator(self.latent_dim, channels)
+        resolution = generator_resolution(channels)
         self.load_state_dict(state, strict=True)  # keys main.0 … main.12 at 64 px, as published
         self.name, self.resolution, self.latent_shape = name, resolution, (self.latent_dim,)
         # feature taps: after the ReLUs of the ×2 layers (8, 16, 32 px at 64 px), the coarsest skipped

@@ -38,7 +38,7 @@ from ..loop import (
 from ..student.augment_ops import diff_augment
 from ..student.losses import discriminator_loss, generator_loss
 from ..visual import save_grid
-from .dcgan import dcgan_generator
+from .dcgan import dcgan_channels, dcgan_generator, generator_resolution, generator_shape
 
 CHECKPOINT = "gan.ckpt"
 
@@ -59,6 +59,10 @@ class PretrainConfig:
         checkpoint_every: steps between checkpoints.
         sample_every: steps between sample grids.
         seed: seeds initialisation, batches and the preview latents.
+        grow_from: the teacher a larger generator was grown from ("" when trained from scratch): recorded
+            here, resolved by the caller (``pretrain_gan``'s ``grow_from`` is its generator state).
+        frozen_kimg: when grown, thousands of images during which the inherited layers stay fixed and only
+            the new top layer (and the discriminator) learn, as progressive growing trains new layers first.
     """
 
     resolution: int = 64
@@ -72,10 +76,16 @@ class PretrainConfig:
     checkpoint_every: int = 100
     sample_every: int = 500
     seed: int = 0
+    grow_from: str = ""
+    frozen_kimg: float = 0.0
 
     @property
     def steps(self) -> int:
         return math.ceil(self.kimg * 1000 / self.batch_size)
+
+    @property
+    def frozen_steps(self) -> int:
+        return math.ceil(self.frozen_kimg * 1000 / self.batch_size)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -102,13 +112,50 @@ def _init_weights(module: nn.Module) -> None:
         nn.init.zeros_(module.bias)
 
 
+def grown_generator(smaller: dict[str, torch.Tensor]) -> tuple[nn.Sequential, int]:
+    """A generator one octave larger than ``smaller`` (``main.*`` keys), holding its layers; and their count.
+
+    Every layer of the smaller generator but its RGB layer is kept; one ×2 layer of half the last width and
+    a new RGB layer are added on top (initialised as from scratch).
+    """
+    latent_dim, channels = generator_shape(smaller)
+    generator = dcgan_generator(latent_dim, [*channels, max(channels[-1] // 2, 1)])
+    generator.apply(_init_weights)
+    inherited = 3 * len(channels)  # seed block + one block per ×2 layer, each ConvT, BatchNorm, ReLU
+    kept = {k[len("main.") :]: v for k, v in smaller.items() if int(k.split(".")[1]) < inherited}
+    missing, unexpected = generator.load_state_dict(kept, strict=False)
+    if unexpected or any(int(k.split(".")[0]) < inherited for k in missing):
+        raise ValueError("the generator to grow from is not a DCGAN generator")
+    return generator, inherited
+
+
 class _Models(nn.Module):
-    def __init__(self, config: PretrainConfig) -> None:
+    def __init__(self, config: PretrainConfig, grow_from: dict[str, torch.Tensor] | None) -> None:
         super().__init__()
-        self.main = dcgan_generator(config.latent_dim, config.width, config.resolution)
-        self.disc = dcgan_discriminator(config.width, config.resolution)
-        self.apply(_init_weights)
+        if grow_from is None:  # built in this order (both, then initialised) so seeds give the weights they gave
+            self.main = dcgan_generator(config.latent_dim, dcgan_channels(config.width, config.resolution))
+            self.disc = dcgan_discriminator(config.width, config.resolution)
+            self.main.apply(_init_weights)
+            self.inherited = 0
+        else:
+            self.main, self.inherited = grown_generator(grow_from)
+            self.disc = dcgan_discriminator(config.width, config.resolution)
+        self.disc.apply(_init_weights)
+        resolution = generator_resolution(
+            generator_shape({f"main.{k}": v for k, v in self.main.state_dict().items()})[1]
+        )
+        if resolution != config.resolution or self.main[0].in_channels != config.latent_dim:
+            raise ValueError(
+                f"the grown generator draws {resolution} px from {self.main[0].in_channels}-d latents; "
+                f"the configuration asks {config.resolution} px from {config.latent_dim}-d"
+            )
         self.ema = copy.deepcopy(self.main).requires_grad_(False)
+
+    def generator_groups(self) -> list[dict]:
+        """Adam parameter groups: the inherited layers first (their rate is 0 while frozen), then the rest."""
+        inherited = [p for layer in self.main[: self.inherited] for p in layer.parameters()]
+        new = [p for layer in self.main[self.inherited :] for p in layer.parameters()]
+        return [{"params": inherited}, {"params": new}] if inherited else [{"params": new}]
 
 
 def pretrain_gan(
@@ -117,6 +164,7 @@ def pretrain_gan(
     run_dir: str | Path,
     resume: bool = True,
     on_step: Callable[[int, dict[str, float]], None] | None = None,
+    grow_from: dict[str, torch.Tensor] | None = None,
 ) -> dict[str, torch.Tensor]:
     """Train on ``faces`` (``N R R 3`` uint8, aligned); return the EMA generator's state (``main.*`` keys).
 
@@ -126,14 +174,17 @@ def pretrain_gan(
         run_dir: checkpoints and sample grids.
         resume: continue from ``run_dir/gan.ckpt`` when it exists.
         on_step: called after each step with (step, {"d": loss, "g": loss}).
+        grow_from: a generator one octave smaller (``main.*`` keys) to grow from (``config.grow_from`` names it).
     """
     if faces.ndim != 4 or faces.shape[1:] != (config.resolution, config.resolution, 3):
         raise ValueError(f"faces must be N {config.resolution} {config.resolution} 3, got {faces.shape}")
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     torch.manual_seed(config.seed)
-    models = _Models(config)
-    opt_g = torch.optim.Adam(models.main.parameters(), lr=config.lr, betas=(0.5, 0.99))
+    if bool(grow_from) != bool(config.grow_from):
+        raise ValueError("config.grow_from names the generator grown from; pass its state as grow_from")
+    models = _Models(config, grow_from)
+    opt_g = torch.optim.Adam(models.generator_groups(), lr=config.lr, betas=(0.5, 0.99))
     opt_d = torch.optim.Adam(models.disc.parameters(), lr=config.lr, betas=(0.5, 0.99))
     rng = torch.Generator().manual_seed(config.seed)
     preview = torch.randn(32, config.latent_dim, 1, 1, generator=torch.Generator().manual_seed(config.seed + 1))
@@ -152,6 +203,8 @@ def pretrain_gan(
     models.disc.train()
 
     def step(index: int) -> dict[str, float]:
+        if models.inherited:  # set every step (not once), so a resumed run freezes exactly as an unbroken one
+            opt_g.param_groups[0]["lr"] = 0.0 if index < config.frozen_steps else config.lr
         losses = _train_step(models, opt_g, opt_d, real_all, config, rng)
         ema_update(models.ema, models.main, index, ema_beta, buffers=False)
         return losses

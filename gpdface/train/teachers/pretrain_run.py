@@ -24,7 +24,9 @@ from ...imageio import atomic_write
 from ...manifest import load_manifest
 from ..data.faceset import align_collection, identity_holdout, list_photos
 from ..progress import job_progress
+from .dcgan import DCGANTeacher
 from .pretrain import PretrainConfig, pretrain_gan
+from .registry import load_teacher
 
 
 @dataclass
@@ -78,7 +80,9 @@ def run_pretrain(request: PretrainRequest, console: Console | None = None) -> Pa
         f"/skipped.tsv); {int(held.sum())} held out, {len(split['train'])} for training"
     )
 
-    console.print(f"[bold]2/3 train[/] DCGAN width {config.width}, {config.kimg} kimg ({config.steps} steps)")
+    grow_from = smaller_generator(config) if config.grow_from else None
+    grown = f", grown from {config.grow_from} (its layers fixed for {config.frozen_kimg} kimg)" if grow_from else ""
+    console.print(f"[bold]2/3 train[/] DCGAN width {config.width}, {config.kimg} kimg ({config.steps} steps){grown}")
     with job_progress(console) as progress:
         task = progress.add_task("steps", total=config.steps, info="")
 
@@ -86,11 +90,26 @@ def run_pretrain(request: PretrainRequest, console: Console | None = None) -> Pa
             info = f"D {losses['d']:.3f} G {losses['g']:.3f}" if losses else "resumed"
             progress.update(task, completed=step, info=info)
 
-        state = pretrain_gan(faces.images[~held], config, work / "gan", on_step=on_step)
+        state = pretrain_gan(faces.images[~held], config, work / "gan", on_step=on_step, grow_from=grow_from)
 
     console.print(f"[bold]3/3 export[/] {out}")
     export_teacher(out, state, request, train_faces=len(split["train"]), skipped=len(faces.skipped))
     return out
+
+
+def smaller_generator(config: PretrainConfig) -> dict[str, torch.Tensor]:
+    """The generator state (``main.*``, float32) of ``config.grow_from``: a DCGAN teacher one octave smaller."""
+    teacher = load_teacher(config.grow_from)
+    if not isinstance(teacher, DCGANTeacher):
+        raise UsageError(
+            f"--grow-from {config.grow_from}: only a DCGAN teacher can be grown, not {type(teacher).__name__}"
+        )
+    if teacher.resolution * 2 != config.resolution:
+        raise UsageError(
+            f"--grow-from {config.grow_from} draws {teacher.resolution} px; growing adds one octave, "
+            f"so --resolution must be {teacher.resolution * 2}"
+        )
+    return {f"main.{k}": v.float() for k, v in teacher.main.state_dict().items()}
 
 
 def export_teacher(out: Path, state: dict[str, torch.Tensor], request: PretrainRequest, **counts: int) -> Path:
@@ -134,6 +153,11 @@ def teacher_card(info: dict, parameters: int) -> str:
         f"| generator parameters | {parameters:,} (fp16) |",
         f"| recipe | width {recipe['width']}, batch {recipe['batch_size']}, {recipe['kimg']} kimg, lr {recipe['lr']}, "
         f"EMA half-life {recipe['ema_kimg']} kimg, DiffAugment {recipe['augment']}, seed {recipe['seed']} |",
+        *(
+            [f"| grown from | `{recipe['grow_from']}` (its layers fixed for the first {recipe['frozen_kimg']} kimg) |"]
+            if recipe.get("grow_from")
+            else []
+        ),
         f"| command | `{info['command']}` |",
         "",
     ])  # fmt: skip
