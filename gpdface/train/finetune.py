@@ -278,8 +278,12 @@ def _run_stages(request: FinetuneRequest, console: Console, run_dir: Path, style
 
 
 def _style_license(given: str, photos: _Photos | None) -> str:
-    """The style's terms: what the user gave, and the terms of the real photos it learnt from."""
-    if photos is None:
+    """The style's terms: what the user gave, and the terms of the real photos it learnt from.
+
+    Terms that already speak of the face bank (as a re-export's ``--license`` copied from the old style
+    does) are kept as given, so they do not name it twice.
+    """
+    if photos is None or "face bank" in given.lower():
         return given
     return "; ".join(part for part in (given, f"face bank: {photos.license}") if part)
 

@@ -427,3 +427,16 @@ def test_a_style_trained_further_starts_from_its_init_and_keeps_its_tone_layer(p
     digest = hashlib.sha256((shipped.path / "model.safetensors").read_bytes()).hexdigest()
     assert init == {"style": "sketch", "model_sha256": digest}
     assert made.info.provenance["tone_layer"] == "kept from sketch (--init); metrics include it"
+
+
+def test_terms_that_name_the_face_bank_are_not_given_it_twice():
+    from types import SimpleNamespace
+
+    from gpdface.train.finetune import _style_license
+
+    bank = SimpleNamespace(license="LFW: research use")
+    assert _style_license("weights: MIT", bank) == "weights: MIT; face bank: LFW: research use"
+    given = "weights: MIT; teacher lfw64 and face bank: LFW (research use)"
+    assert _style_license(given, bank) == given
+    assert _style_license("", bank) == "face bank: LFW: research use"
+    assert _style_license("weights: MIT", None) == "weights: MIT"
