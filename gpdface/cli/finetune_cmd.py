@@ -201,6 +201,7 @@ def pretrain_teacher(
     frozen_kimg: Annotated[
         float, typer.Option(help="With --grow-from: kimg during which only the new top layer learns.")
     ] = 0.0,
+    device: Annotated[str, typer.Option(help="auto, cpu or cuda: where the GAN trains.")] = "auto",
     work: Annotated[
         Path | None, typer.Option(help="Run folder: aligned cache and checkpoints (resumed when present).")
     ] = None,
@@ -213,6 +214,7 @@ def pretrain_teacher(
     def body() -> None:
         from ..train.teachers.pretrain import PretrainConfig
         from ..train.teachers.pretrain_run import PretrainRequest, run_pretrain
+        from ..translator import pick_device
 
         if resolution not in (64, 128):
             raise UsageError(f"--resolution must be 64 or 128, not {resolution}")
@@ -223,6 +225,7 @@ def pretrain_teacher(
         request = PretrainRequest(
             faces_dir=faces_dir, name=name, config=config, holdout=holdout, min_score=min_score, work=work,
             out=out_dir, license=license_, overwrite=overwrite, command=shlex.join(["gpdface", *sys.argv[1:]]),
+            device=str(pick_device(device)),  # resolved here: the run records where it trained
         )  # fmt: skip
         folder = run_pretrain(request, console=err)
         out.print(f"teacher {name!r} written to {folder}; use it with: gpdface finetune --teacher {name} …")

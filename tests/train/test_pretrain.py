@@ -184,3 +184,10 @@ def test_a_grown_run_keeps_the_inherited_layers_while_frozen_and_resumes_to_the_
         torch.testing.assert_close(whole[key], resumed[key])
     with pytest.raises(ValueError, match="grow_from"):
         pretrain_gan(faces, config, tmp_path / "other")
+
+
+def test_a_device_pytorch_cannot_see_is_one_line_before_any_work(tmp_path, monkeypatch):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    result = CliRunner().invoke(app, ["pretrain-teacher", str(tmp_path), "--name", "x", "--device", "cuda"])
+    assert result.exit_code != 0 and "sees no CUDA device" in result.output
+    assert len(result.output.strip().splitlines()) == 1

@@ -165,6 +165,7 @@ def pretrain_gan(
     resume: bool = True,
     on_step: Callable[[int, dict[str, float]], None] | None = None,
     grow_from: dict[str, torch.Tensor] | None = None,
+    device: str | torch.device = "cpu",
 ) -> dict[str, torch.Tensor]:
     """Train on ``faces`` (``N R R 3`` uint8, aligned); return the EMA generator's state (``main.*`` keys).
 
@@ -175,6 +176,8 @@ def pretrain_gan(
         resume: continue from ``run_dir/gan.ckpt`` when it exists.
         on_step: called after each step with (step, {"d": loss, "g": loss}).
         grow_from: a generator one octave smaller (``main.*`` keys) to grow from (``config.grow_from`` names it).
+        device: where the networks train. Every random number is drawn on the CPU from the seeded generator
+            (then moved), so a run's batches, latents and augmentations are the same on any device.
     """
     if faces.ndim != 4 or faces.shape[1:] != (config.resolution, config.resolution, 3):
         raise ValueError(f"faces must be N {config.resolution} {config.resolution} 3, got {faces.shape}")
@@ -183,11 +186,12 @@ def pretrain_gan(
     torch.manual_seed(config.seed)
     if bool(grow_from) != bool(config.grow_from):
         raise ValueError("config.grow_from names the generator grown from; pass its state as grow_from")
-    models = _Models(config, grow_from)
+    models = _Models(config, grow_from).to(device)
     opt_g = torch.optim.Adam(models.generator_groups(), lr=config.lr, betas=(0.5, 0.99))
     opt_d = torch.optim.Adam(models.disc.parameters(), lr=config.lr, betas=(0.5, 0.99))
     rng = torch.Generator().manual_seed(config.seed)
     preview = torch.randn(32, config.latent_dim, 1, 1, generator=torch.Generator().manual_seed(config.seed + 1))
+    preview = preview.to(device)
     real_all = torch.from_numpy(faces).permute(0, 3, 1, 2)  # N 3 R R uint8, converted per batch
     parts = {
         "models": module_part(models),
@@ -220,16 +224,17 @@ def pretrain_gan(
         on_step=on_step,
     )
     generator = _calibrated(models, config)
-    return {f"main.{k}": v.detach().clone() for k, v in generator.state_dict().items()}
+    return {f"main.{k}": v.detach().cpu().clone() for k, v in generator.state_dict().items()}
 
 
 def _train_step(models: _Models, opt_g, opt_d, real_all: torch.Tensor, config: PretrainConfig, rng) -> dict:
     batch = config.batch_size
     index = torch.randint(0, real_all.shape[0], (batch,), generator=rng)
-    real = real_all[index].float().div(127.5).sub(1)  # B 3 R R in [-1, 1]
-    flip = torch.rand(batch, generator=rng) < 0.5
+    device = next(models.main.parameters()).device
+    real = real_all[index].to(device).float().div(127.5).sub(1)  # B 3 R R in [-1, 1]
+    flip = (torch.rand(batch, generator=rng) < 0.5).to(device)
     real = torch.where(flip[:, None, None, None], real.flip(3), real)
-    z = torch.randn(batch, config.latent_dim, 1, 1, generator=rng)
+    z = torch.randn(batch, config.latent_dim, 1, 1, generator=rng).to(device)
     augment = (lambda x: diff_augment(x, rng)) if config.augment else (lambda x: x)
 
     fake = models.main(z)  # B 3 R R

@@ -43,6 +43,7 @@ class PretrainRequest:
     license: str = ""
     overwrite: bool = False
     command: str = ""
+    device: str = "cpu"
 
 
 def user_teachers_dir() -> Path:
@@ -82,7 +83,8 @@ def run_pretrain(request: PretrainRequest, console: Console | None = None) -> Pa
 
     grow_from = smaller_generator(config) if config.grow_from else None
     grown = f", grown from {config.grow_from} (its layers fixed for {config.frozen_kimg} kimg)" if grow_from else ""
-    console.print(f"[bold]2/3 train[/] DCGAN width {config.width}, {config.kimg} kimg ({config.steps} steps){grown}")
+    length = f"{config.kimg} kimg ({config.steps} steps) on {request.device}"
+    console.print(f"[bold]2/3 train[/] DCGAN width {config.width}, {length}{grown}")
     with job_progress(console) as progress:
         task = progress.add_task("steps", total=config.steps, info="")
 
@@ -90,7 +92,9 @@ def run_pretrain(request: PretrainRequest, console: Console | None = None) -> Pa
             info = f"D {losses['d']:.3f} G {losses['g']:.3f}" if losses else "resumed"
             progress.update(task, completed=step, info=info)
 
-        state = pretrain_gan(faces.images[~held], config, work / "gan", on_step=on_step, grow_from=grow_from)
+        state = pretrain_gan(
+            faces.images[~held], config, work / "gan", on_step=on_step, grow_from=grow_from, device=request.device
+        )
 
     console.print(f"[bold]3/3 export[/] {out}")
     export_teacher(out, state, request, train_faces=len(split["train"]), skipped=len(faces.skipped))
