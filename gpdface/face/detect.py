@@ -181,6 +181,14 @@ class RetinaFaceDetector:
         pixels = torch.tensor((width, height), dtype=points.dtype, device=images.device).repeat(5)
         return conf[..., 1], (points * pixels).view(len(images), -1, 5, 2)
 
+    @torch.no_grad()
+    def backbone_stages(self, rgb: torch.Tensor) -> list[torch.Tensor]:
+        """The backbone's stage outputs for ``B 3 H W`` RGB images in 0–255, normalised as the network was
+        trained (BGR, channel means subtracted): features a measure of face images can use."""
+        check_shape(rgb, "B 3 H W", "images")
+        bgr = rgb.flip(1).to(self.device) - _BGR_MEAN.to(self.device).view(1, 3, 1, 1)
+        return list(self.model.body(bgr.contiguous(memory_format=torch.channels_last)).values())
+
     def detection_side(self, long_side: int) -> int:
         """The long side of the copy the first pass runs on: as small as lets a ``scan_face`` face keep
         ``DETECTABLE_PX`` pixels (never under ``COARSE_FLOOR``), at most ``max_side``, never upscaled."""

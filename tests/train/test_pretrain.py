@@ -152,7 +152,8 @@ def test_a_grown_generator_draws_the_smaller_ones_layers_one_octave_larger():
     grown, inherited = grown_generator(smaller)
     small = dcgan_generator(8, generator_shape(smaller)[1])
     small.load_state_dict({k[len("main.") :]: v for k, v in smaller.items()})
-    small.eval(), grown.eval()
+    small.eval()
+    grown.eval()
     z = torch.randn(3, 8, 1, 1)
     assert grown(z).shape == (3, 3, 32, 32) and inherited == 3 * len(generator_shape(smaller)[1])
     # every layer below the smaller one's RGB layer is the smaller one's: same features at 8 px
@@ -184,6 +185,9 @@ def test_a_grown_run_keeps_the_inherited_layers_while_frozen_and_resumes_to_the_
         torch.testing.assert_close(whole[key], resumed[key])
     with pytest.raises(ValueError, match="grow_from"):
         pretrain_gan(faces, config, tmp_path / "other")
+    with pytest.raises(ValueError, match="draws 32 px"):  # one octave up from 16 px is not 64 px
+        big = np.zeros((4, 64, 64, 3), np.uint8)
+        pretrain_gan(big, PretrainConfig(**{**config.to_dict(), "resolution": 64}), tmp_path / "x", grow_from=smaller)
 
 
 def test_a_device_pytorch_cannot_see_is_one_line_before_any_work(tmp_path, monkeypatch):

@@ -19,21 +19,17 @@ from ...face.detect import RetinaFaceDetector
 from ...shapes import check_shape
 
 FEATURE_SIDE = 256  # faces are enlarged to this side first: the detector's stages see them as it was trained to
-_BGR_MEAN = (104.0, 117.0, 123.0)  # the detector's input normalisation
 
 
 @torch.no_grad()
 def face_features(images: np.ndarray, detector: RetinaFaceDetector, batch: int = 32) -> np.ndarray:
     """``N D`` features of ``N R R 3`` uint8 RGB faces: the detector backbone's stages, averaged and joined."""
     check_shape(images, "N R R 3", "faces")
-    body = detector.model.body
-    mean = torch.tensor(_BGR_MEAN).view(1, 3, 1, 1)
     features = []
     for start in range(0, len(images), batch):
         rgb = torch.from_numpy(np.ascontiguousarray(images[start : start + batch])).permute(0, 3, 1, 2).float()
         rgb = F.interpolate(rgb, size=(FEATURE_SIDE, FEATURE_SIDE), mode="bilinear", align_corners=False)
-        bgr = (rgb.flip(1) - mean).to(detector.device).contiguous(memory_format=torch.channels_last)
-        stages = body(bgr).values()
+        stages = detector.backbone_stages(rgb)
         features.append(torch.cat([stage.float().mean((2, 3)) for stage in stages], dim=1).cpu())
     return torch.cat(features).numpy().astype(np.float64)
 

@@ -138,17 +138,16 @@ class _Models(nn.Module):
             self.main.apply(_init_weights)
             self.inherited = 0
         else:
+            latent_dim, channels = generator_shape(grow_from)
+            resolution = 2 * generator_resolution(channels)
+            if resolution != config.resolution or latent_dim != config.latent_dim:
+                raise ValueError(
+                    f"the grown generator draws {resolution} px from {latent_dim}-d latents; "
+                    f"the configuration asks {config.resolution} px from {config.latent_dim}-d"
+                )
             self.main, self.inherited = grown_generator(grow_from)
             self.disc = dcgan_discriminator(config.width, config.resolution)
         self.disc.apply(_init_weights)
-        resolution = generator_resolution(
-            generator_shape({f"main.{k}": v for k, v in self.main.state_dict().items()})[1]
-        )
-        if resolution != config.resolution or self.main[0].in_channels != config.latent_dim:
-            raise ValueError(
-                f"the grown generator draws {resolution} px from {self.main[0].in_channels}-d latents; "
-                f"the configuration asks {config.resolution} px from {config.latent_dim}-d"
-            )
         self.ema = copy.deepcopy(self.main).requires_grad_(False)
 
     def generator_groups(self) -> list[dict]:
