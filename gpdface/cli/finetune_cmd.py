@@ -201,6 +201,9 @@ def pretrain_teacher(
     frozen_kimg: Annotated[
         float, typer.Option(help="With --grow-from: kimg during which only the new top layer learns.")
     ] = 0.0,
+    start_enlarged: Annotated[
+        bool, typer.Option(help="With --grow-from: new top layers start by drawing its faces enlarged.")
+    ] = False,
     device: Annotated[str, typer.Option(help="auto, cpu or cuda: where the GAN trains.")] = "auto",
     work: Annotated[
         Path | None, typer.Option(help="Run folder: aligned cache and checkpoints (resumed when present).")
@@ -220,7 +223,7 @@ def pretrain_teacher(
             raise UsageError(f"--resolution must be 64 or 128, not {resolution}")
         config = PretrainConfig(
             resolution=resolution, width=width, kimg=kimg, batch_size=batch_size, augment=augment, seed=seed,
-            grow_from=grow_from, frozen_kimg=frozen_kimg,
+            grow_from=grow_from, frozen_kimg=frozen_kimg, start_enlarged=start_enlarged,
         )  # fmt: skip
         request = PretrainRequest(
             faces_dir=faces_dir, name=name, config=config, holdout=holdout, min_score=min_score, work=work,

@@ -5,6 +5,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+import torch.nn.functional as F
 from PIL import Image
 from typer.testing import CliRunner
 
@@ -160,6 +161,24 @@ def test_a_grown_generator_draws_the_smaller_ones_layers_one_octave_larger():
     torch.testing.assert_close(grown[:inherited](z), small[:inherited](z))
     with pytest.raises(ValueError, match="not a DCGAN generator"):
         grown_generator({**smaller, "main.1.extra": torch.zeros(1)})
+
+
+def test_an_enlarged_start_draws_the_smaller_generators_image_enlarged():
+    torch.manual_seed(2)
+    small = dcgan_generator(8, [16, 12])  # 16 px; the grown layer has 6 channels, the fewest that can hold r, -r
+    smaller = {f"main.{k}": v for k, v in small.state_dict().items()}
+    z = torch.randn(5, 8, 1, 1)
+    grown, _ = grown_generator(smaller, enlarged_from=z)
+    with torch.no_grad():  # training mode (batch statistics), as it starts training, on the latents it measured
+        drawn = grown.train()(z)
+        expected = torch.tanh(F.interpolate(small.train()[:-1](z), scale_factor=2, mode="bilinear"))
+    assert drawn.shape == (5, 3, 32, 32)
+    # the ConvTranspose pads with zeros where bilinear enlargement repeats the edge: the outer ring differs
+    torch.testing.assert_close(drawn[..., 1:-1, 1:-1], expected[..., 1:-1, 1:-1], atol=1e-4, rtol=0)
+    fresh = grown_generator(smaller)[0].train()(z)  # a fresh top octave draws something else
+    assert not torch.allclose(fresh[..., 1:-1, 1:-1], expected[..., 1:-1, 1:-1], atol=0.1)
+    with pytest.raises(ValueError, match="≥ 6 channels"):
+        grown_generator(_tiny_generator(0), enlarged_from=torch.randn(4, 8, 1, 1))
 
 
 def test_a_grown_run_keeps_the_inherited_layers_while_frozen_and_resumes_to_the_same_weights(tmp_path):

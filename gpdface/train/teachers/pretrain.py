@@ -63,6 +63,9 @@ class PretrainConfig:
             here, resolved by the caller (``pretrain_gan``'s ``grow_from`` is its generator state).
         frozen_kimg: when grown, thousands of images during which the inherited layers stay fixed and only
             the new top layer (and the discriminator) learn, as progressive growing trains new layers first.
+        start_enlarged: when grown, the new top octave starts by drawing the smaller generator's image
+            enlarged (bilinear), so training adds detail to faces it already draws; otherwise it starts as from
+            scratch (progressive growing fades a new layer in for the same reason).
     """
 
     resolution: int = 64
@@ -78,6 +81,7 @@ class PretrainConfig:
     seed: int = 0
     grow_from: str = ""
     frozen_kimg: float = 0.0
+    start_enlarged: bool = False
 
     @property
     def steps(self) -> int:
@@ -112,11 +116,15 @@ def _init_weights(module: nn.Module) -> None:
         nn.init.zeros_(module.bias)
 
 
-def grown_generator(smaller: dict[str, torch.Tensor]) -> tuple[nn.Sequential, int]:
+def grown_generator(
+    smaller: dict[str, torch.Tensor], enlarged_from: torch.Tensor | None = None
+) -> tuple[nn.Sequential, int]:
     """A generator one octave larger than ``smaller`` (``main.*`` keys), holding its layers; and their count.
 
     Every layer of the smaller generator but its RGB layer is kept; one ×2 layer of half the last width and
-    a new RGB layer are added on top (initialised as from scratch).
+    a new RGB layer are added on top, initialised as from scratch, or, given latents ``enlarged_from``
+    (``B latent 1 1``, a training-size batch), so that the grown generator starts by drawing the smaller
+    one's image enlarged (see ``_start_enlarged``).
     """
     latent_dim, channels = generator_shape(smaller)
     generator = dcgan_generator(latent_dim, [*channels, max(channels[-1] // 2, 1)])
@@ -126,7 +134,40 @@ def grown_generator(smaller: dict[str, torch.Tensor]) -> tuple[nn.Sequential, in
     missing, unexpected = generator.load_state_dict(kept, strict=False)
     if unexpected or any(int(k.split(".")[0]) < inherited for k in missing):
         raise ValueError("the generator to grow from is not a DCGAN generator")
+    if enlarged_from is not None:
+        _start_enlarged(generator, smaller[f"main.{inherited}.weight"], inherited, enlarged_from)
     return generator, inherited
+
+
+# ConvTranspose2d(kernel 4, stride 2, padding 1) with these taps per axis is bilinear ×2 enlargement
+_BILINEAR_X2 = torch.tensor([0.25, 0.75, 0.75, 0.25])
+
+
+@torch.no_grad()
+def _start_enlarged(generator: nn.Sequential, smaller_rgb: torch.Tensor, inherited: int, latents: torch.Tensor) -> None:
+    """Set the new top octave so the grown generator draws ≈ the smaller one's image, bilinearly enlarged.
+
+    The new ×2 layer's first six channels compute the smaller RGB layer's pre-tanh output ``r`` and ``-r``;
+    its BatchNorm (batch statistics while training) is set to undo its own normalisation on them, measured
+    on ``latents``; after the ReLU they hold ``relu(r)`` and ``relu(-r)``, which the new RGB layer subtracts
+    and enlarges bilinearly: ``tanh(bilinear(r))`` ≈ the smaller image enlarged. The remaining channels start
+    random but unread (their RGB weights are zero), free to learn detail as a zero-initialised residual does.
+    """
+    grow, norm, rgb = generator[inherited], generator[inherited + 1], generator[inherited + 3]
+    if grow.out_channels < 6:
+        raise ValueError(f"an enlarged start needs ≥ 6 channels in the new layer, not {grow.out_channels}")
+    grow.weight[:, 0:3] = smaller_rgb
+    grow.weight[:, 3:6] = -smaller_rgb
+    probe = copy.deepcopy(generator[: inherited + 1]).train()  # a copy: the probe leaves running stats alone
+    features = probe(latents)[:, :6]
+    mean, var = features.mean((0, 2, 3)), features.var((0, 2, 3), unbiased=False)
+    norm.weight[:6], norm.bias[:6] = torch.sqrt(var + norm.eps), mean
+    norm.running_mean[:6], norm.running_var[:6] = mean, var
+    taps = torch.outer(_BILINEAR_X2, _BILINEAR_X2)
+    rgb.weight.zero_()
+    for channel in range(3):
+        rgb.weight[channel, channel] = taps
+        rgb.weight[3 + channel, channel] = -taps
 
 
 class _Models(nn.Module):
@@ -145,7 +186,12 @@ class _Models(nn.Module):
                     f"the grown generator draws {resolution} px from {latent_dim}-d latents; "
                     f"the configuration asks {config.resolution} px from {config.latent_dim}-d"
                 )
-            self.main, self.inherited = grown_generator(grow_from)
+            start = None
+            if config.start_enlarged:  # seeded apart from training's own numbers: runs repeat either way
+                start = torch.randn(
+                    config.batch_size, latent_dim, 1, 1, generator=torch.Generator().manual_seed(config.seed + 3)
+                )
+            self.main, self.inherited = grown_generator(grow_from, enlarged_from=start)
             self.disc = dcgan_discriminator(config.width, config.resolution)
         self.disc.apply(_init_weights)
         self.ema = copy.deepcopy(self.main).requires_grad_(False)

@@ -82,7 +82,9 @@ def run_pretrain(request: PretrainRequest, console: Console | None = None) -> Pa
     )
 
     grow_from = smaller_generator(config) if config.grow_from else None
-    grown = f", grown from {config.grow_from} (its layers fixed for {config.frozen_kimg} kimg)" if grow_from else ""
+    start = ", starting from its faces enlarged" if config.start_enlarged else ""
+    grown = f", grown from {config.grow_from} (its layers fixed for {config.frozen_kimg} kimg{start})"
+    grown = grown if grow_from else ""
     length = f"{config.kimg} kimg ({config.steps} steps) on {request.device}"
     console.print(f"[bold]2/3 train[/] DCGAN width {config.width}, {length}{grown}")
     with job_progress(console) as progress:
