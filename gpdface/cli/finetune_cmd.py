@@ -191,6 +191,7 @@ def pretrain_teacher(
     width: Annotated[int, typer.Option(help="Generator width (channels of its last layer).")] = 48,
     kimg: Annotated[float, typer.Option(help="Thousands of real images shown in all: the length of training.")] = 200,
     batch_size: Annotated[int, typer.Option(help="Images per step.")] = 64,
+    lr: Annotated[float, typer.Option(help="Adam learning rate of both networks.")] = 2e-4,
     holdout: Annotated[int, typer.Option(help="Photos (whole identities) kept out for the checks.")] = 500,
     min_score: Annotated[float, typer.Option(help="Detection score a face needs to count.")] = 0.9,
     augment: Annotated[bool, typer.Option(help="DiffAugment before the discriminator.")] = True,
@@ -222,7 +223,7 @@ def pretrain_teacher(
         if resolution not in (64, 128):
             raise UsageError(f"--resolution must be 64 or 128, not {resolution}")
         config = PretrainConfig(
-            resolution=resolution, width=width, kimg=kimg, batch_size=batch_size, augment=augment, seed=seed,
+            resolution=resolution, width=width, kimg=kimg, batch_size=batch_size, lr=lr, augment=augment, seed=seed,
             grow_from=grow_from, frozen_kimg=frozen_kimg, start_enlarged=start_enlarged,
         )  # fmt: skip
         request = PretrainRequest(

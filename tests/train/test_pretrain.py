@@ -214,3 +214,17 @@ def test_a_device_pytorch_cannot_see_is_one_line_before_any_work(tmp_path, monke
     result = CliRunner().invoke(app, ["pretrain-teacher", str(tmp_path), "--name", "x", "--device", "cuda"])
     assert result.exit_code != 0 and "sees no CUDA device" in result.output
     assert len(result.output.strip().splitlines()) == 1
+
+
+def test_the_command_defaults_are_the_configs():
+    """pretrain-teacher spells its defaults out (the CLI does not import training code); they must not drift."""
+    import dataclasses
+    import inspect
+
+    from gpdface.cli.finetune_cmd import pretrain_teacher
+
+    command = inspect.signature(pretrain_teacher).parameters
+    shared = [field for field in dataclasses.fields(PretrainConfig) if field.name in command]
+    assert len(shared) >= 10
+    for field in shared:
+        assert command[field.name].default == field.default, field.name
