@@ -222,6 +222,8 @@ def pretrain_teacher(
 
         if resolution not in (64, 128):
             raise UsageError(f"--resolution must be 64 or 128, not {resolution}")
+        if not grow_from and (frozen_kimg or start_enlarged):
+            raise UsageError("--frozen-kimg and --start-enlarged apply to a grown teacher: add --grow-from TEACHER")
         config = PretrainConfig(
             resolution=resolution, width=width, kimg=kimg, batch_size=batch_size, lr=lr, augment=augment, seed=seed,
             grow_from=grow_from, frozen_kimg=frozen_kimg, start_enlarged=start_enlarged,

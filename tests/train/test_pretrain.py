@@ -1,3 +1,5 @@
+import dataclasses
+import inspect
 import json
 import os
 from pathlib import Path
@@ -10,6 +12,7 @@ from PIL import Image
 from typer.testing import CliRunner
 
 from gpdface.cli import app
+from gpdface.cli.finetune_cmd import pretrain_teacher
 from gpdface.errors import InputError, UsageError
 from gpdface.face.align import template_for
 from gpdface.train.data.faceset import align_collection, align_unseen_people, identity_holdout, list_photos
@@ -216,13 +219,15 @@ def test_a_device_pytorch_cannot_see_is_one_line_before_any_work(tmp_path, monke
     assert len(result.output.strip().splitlines()) == 1
 
 
+@pytest.mark.parametrize("option", [["--frozen-kimg", "10"], ["--start-enlarged"]])
+def test_growing_options_without_a_teacher_to_grow_are_one_line(tmp_path, option):
+    result = CliRunner().invoke(app, ["pretrain-teacher", str(tmp_path), "--name", "x", *option])
+    assert result.exit_code != 0 and "add --grow-from" in result.output
+    assert len(result.output.strip().splitlines()) == 1
+
+
 def test_the_command_defaults_are_the_configs():
     """pretrain-teacher spells its defaults out (the CLI does not import training code); they must not drift."""
-    import dataclasses
-    import inspect
-
-    from gpdface.cli.finetune_cmd import pretrain_teacher
-
     command = inspect.signature(pretrain_teacher).parameters
     shared = [field for field in dataclasses.fields(PretrainConfig) if field.name in command]
     assert len(shared) >= 10
