@@ -194,6 +194,9 @@ def pretrain_teacher(
     lr: Annotated[float, typer.Option(help="Adam learning rate of both networks.")] = 2e-4,
     holdout: Annotated[int, typer.Option(help="Photos (whole identities) kept out for the checks.")] = 500,
     min_score: Annotated[float, typer.Option(help="Detection score a face needs to count.")] = 0.9,
+    aligned: Annotated[
+        bool, typer.Option(help="The photos are already aligned to the FFHQ frame at --resolution: no detection.")
+    ] = False,
     augment: Annotated[bool, typer.Option(help="DiffAugment before the discriminator.")] = True,
     seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
     grow_from: Annotated[
@@ -231,6 +234,7 @@ def pretrain_teacher(
         request = PretrainRequest(
             faces_dir=faces_dir, name=name, config=config, holdout=holdout, min_score=min_score, work=work,
             out=out_dir, license=license_, overwrite=overwrite, command=shlex.join(["gpdface", *sys.argv[1:]]),
+            aligned=aligned,
             device=str(pick_device(device)),  # resolved here: the run records where it trained
         )  # fmt: skip
         folder = run_pretrain(request, console=err)

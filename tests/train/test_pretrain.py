@@ -15,7 +15,14 @@ from gpdface.cli import app
 from gpdface.cli.finetune_cmd import pretrain_teacher
 from gpdface.errors import InputError, UsageError
 from gpdface.face.align import template_for
-from gpdface.train.data.faceset import align_collection, align_unseen_people, identity_holdout, list_photos
+from gpdface.train.data.faceset import (
+    align_collection,
+    align_unseen_people,
+    identity_holdout,
+    list_photos,
+    load_aligned,
+    write_aligned,
+)
 from gpdface.train.teachers import DCGANTeacher, load_teacher
 from gpdface.train.teachers.dcgan import dcgan_channels, dcgan_generator, generator_resolution, generator_shape
 from gpdface.train.teachers.pretrain import PretrainConfig, dcgan_discriminator, grown_generator, pretrain_gan
@@ -133,6 +140,29 @@ def test_pretrain_teacher_command_exports_a_teacher_finetune_can_name(face_folde
     assert again.exit_code == 2 and "--overwrite" in again.output
     taken = CliRunner().invoke(app, [*args[:3], "dcgan64", *args[4:]])
     assert taken.exit_code == 2 and "registry teacher" in taken.output
+
+
+def test_aligned_crops_written_out_train_a_teacher_without_detection(face_folder, detector, tmp_path, monkeypatch):
+    faces = align_collection(face_folder, tmp_path / "cache", detector, 64, template_for(64))
+    packed = tmp_path / "packed"
+    written = write_aligned(faces, packed, quality=95)
+    assert len(written) == len(faces) and all(p.suffix == ".jpg" for p in written)
+    Image.new("RGB", (32, 48)).save(packed / "odd_size.png")  # not 64 px square: skipped, said why
+    again = load_aligned(packed, 64)
+    assert again.names == faces.names  # the same people, so the same held-out identities
+    assert np.abs(again.images.astype(int) - faces.images).mean() < 6  # JPEG (95, halved chroma): close, not equal
+    assert again.skipped == [("odd_size.png", "32×48 px, not 64×64")]
+    monkeypatch.setattr("gpdface.train.teachers.pretrain_run.RetinaFaceDetector", _NoDetector)
+    work = tmp_path / "run"
+    args = ["pretrain-teacher", str(packed), "--aligned", "--name", "packed", "--kimg", "0", "--batch-size", "4",
+            "--width", "4", "--holdout", "2", "--work", str(work)]  # fmt: skip
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    assert json.loads((work / "split.json").read_text())["holdout"] == [
+        n for n, h in zip(faces.names, identity_holdout(faces.names, 2), strict=True) if h
+    ]
+    assert (work / "skipped.tsv").read_text() == "odd_size.png\t32×48 px, not 64×64\n"
+    assert load_teacher("packed").resolution == 64
 
 
 def test_a_wrong_folder_is_one_line_before_any_download(tmp_path):

@@ -21,7 +21,7 @@ from ...errors import InputError, UsageError
 from ...face.align import align_face
 from ...face.detect import Detector
 from ...formats import IMAGE_SUFFIXES
-from ...imageio import atomic_write, read_image
+from ...imageio import atomic_write, read_image, write_image
 
 CHUNK_SIZE = 256
 
@@ -109,6 +109,42 @@ def align_collection(
     images = np.concatenate(crops) if crops else np.zeros((0, resolution, resolution, 3), np.uint8)
     atomic_write(cache_dir / "skipped.tsv", lambda f: f.write("".join(f"{n}\t{r}\n" for n, r in skipped).encode()))
     return FaceSet(names, images, skipped)
+
+
+def load_aligned(folder: str | Path, resolution: int, on_photo: Callable[[int, int], None] | None = None) -> FaceSet:
+    """Faces already aligned to the FFHQ frame at ``resolution`` (FFHQ-style thumbnails, or crops written by
+    ``write_aligned``): every photo under ``folder`` that is ``resolution`` px square; others are skipped."""
+    folder = Path(folder)
+    photos = list_photos(folder)
+    names, crops, skipped = [], [], []
+    for index, photo in enumerate(photos, 1):
+        name = photo.relative_to(folder).as_posix()
+        try:
+            rgb = read_image(photo).rgb
+        except InputError as error:
+            skipped.append((name, f"unreadable: {error}"))
+            continue
+        if rgb.shape[:2] != (resolution, resolution):
+            skipped.append((name, f"{rgb.shape[1]}×{rgb.shape[0]} px, not {resolution}×{resolution}"))
+        else:
+            names.append(name)
+            crops.append(rgb)
+        if on_photo is not None:
+            on_photo(index, len(photos))
+    images = np.stack(crops) if crops else np.zeros((0, resolution, resolution, 3), np.uint8)
+    return FaceSet(names, images, skipped)
+
+
+def write_aligned(faces: FaceSet, folder: str | Path, quality: int = 90) -> list[Path]:
+    """Write aligned crops as JPEGs under their names (``person/photo.jpg`` stays ``person/photo.jpg``), so
+    ``load_aligned`` reads them back with the same people: a compact copy of an alignment cache to carry."""
+    folder = Path(folder)
+    written = []
+    for name, crop in zip(faces.names, faces.images, strict=True):
+        path = (folder / name).with_suffix(".jpg")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        written.append(write_image(path, crop, quality=quality))
+    return written
 
 
 def evenly_spaced(photos: list[Path], count: int | None) -> list[Path]:

@@ -22,7 +22,7 @@ from ...face.detect import RetinaFaceDetector
 from ...hub import gpdface_home
 from ...imageio import atomic_write
 from ...manifest import load_manifest
-from ..data.faceset import align_collection, identity_holdout, list_photos
+from ..data.faceset import align_collection, identity_holdout, list_photos, load_aligned
 from ..progress import job_progress
 from .dcgan import DCGANTeacher
 from .pretrain import PretrainConfig, pretrain_gan
@@ -44,6 +44,7 @@ class PretrainRequest:
     overwrite: bool = False
     command: str = ""
     device: str = "cpu"
+    aligned: bool = False  # the photos are aligned crops at the configured resolution: no detection
 
 
 def user_teachers_dir() -> Path:
@@ -63,22 +64,32 @@ def run_pretrain(request: PretrainRequest, console: Console | None = None) -> Pa
     list_photos(request.faces_dir)  # a wrong folder is reported before the detector is loaded
     template = template_for(config.resolution)
 
-    console.print(f"[bold]1/3 align[/] {request.faces_dir} → {config.resolution} px FFHQ frame (cache: {work})")
+    what = "read aligned faces" if request.aligned else f"align → {config.resolution} px FFHQ frame (cache: {work})"
+    console.print(f"[bold]1/3 align[/] {request.faces_dir}: {what}")
     with job_progress(console) as progress:
         task = progress.add_task("photos", total=None, info="")
-        cache = work / f"aligned_{config.resolution}"
-        faces = align_collection(
-            request.faces_dir, cache, RetinaFaceDetector(), config.resolution, template, request.min_score,
-            on_photo=lambda done, total: progress.update(task, completed=done, total=total),
-        )  # fmt: skip
+        on_photo = lambda done, total: progress.update(task, completed=done, total=total)  # noqa: E731
+        if request.aligned:
+            faces = load_aligned(request.faces_dir, config.resolution, on_photo=on_photo)
+            skipped_list = work / "skipped.tsv"
+            work.mkdir(parents=True, exist_ok=True)
+            listing = "".join(f"{n}\t{r}\n" for n, r in faces.skipped).encode()
+            atomic_write(skipped_list, lambda f: f.write(listing))
+        else:
+            cache = work / f"aligned_{config.resolution}"
+            skipped_list = cache / "skipped.tsv"
+            faces = align_collection(
+                request.faces_dir, cache, RetinaFaceDetector(), config.resolution, template, request.min_score,
+                on_photo=on_photo,
+            )  # fmt: skip
     if len(faces) < 2 * request.holdout:
         raise UsageError(f"only {len(faces)} usable faces; pretraining needs thousands (--holdout {request.holdout})")
     held = identity_holdout(faces.names, request.holdout)
     split = {"train": [n for n, h in zip(faces.names, held, strict=True) if not h], "holdout": faces.subset(held).names}
     atomic_write(work / "split.json", lambda f: f.write(json.dumps(split, indent=1).encode()))
     console.print(
-        f"    {len(faces)} faces ({len(faces.skipped)} photos skipped, listed in {work}/aligned_{config.resolution}"
-        f"/skipped.tsv); {int(held.sum())} held out, {len(split['train'])} for training"
+        f"    {len(faces)} faces ({len(faces.skipped)} photos skipped, listed in {skipped_list}); "
+        f"{int(held.sum())} held out, {len(split['train'])} for training"
     )
 
     grow_from = smaller_generator(config) if config.grow_from else None
@@ -131,7 +142,12 @@ def export_teacher(out: Path, state: dict[str, torch.Tensor], request: PretrainR
         "name": request.name,
         "resolution": config.resolution,
         "template": template_for(config.resolution).round(4).tolist(),
-        "data": {"folder": str(request.faces_dir), **counts, "holdout_photos": request.holdout},
+        "data": {
+            "folder": str(request.faces_dir),
+            "aligned": request.aligned,
+            **counts,
+            "holdout_photos": request.holdout,
+        },
         "license": request.license,
         "recipe": config.to_dict(),
         "command": request.command,
