@@ -208,6 +208,9 @@ def pretrain_teacher(
     start_enlarged: Annotated[
         bool, typer.Option(help="With --grow-from: new top layers start by drawing its faces enlarged.")
     ] = False,
+    resize_top: Annotated[
+        bool, typer.Option(help="Keep the RGB layer a nearest ×2 resize then 3×3 convolution (no two-pixel grid).")
+    ] = False,
     device: Annotated[str, typer.Option(help="auto, cpu or cuda: where the GAN trains.")] = "auto",
     work: Annotated[
         Path | None, typer.Option(help="Run folder: aligned cache and checkpoints (resumed when present).")
@@ -229,7 +232,7 @@ def pretrain_teacher(
             raise UsageError("--frozen-kimg and --start-enlarged apply to a grown teacher: add --grow-from TEACHER")
         config = PretrainConfig(
             resolution=resolution, width=width, kimg=kimg, batch_size=batch_size, lr=lr, augment=augment, seed=seed,
-            grow_from=grow_from, frozen_kimg=frozen_kimg, start_enlarged=start_enlarged,
+            grow_from=grow_from, frozen_kimg=frozen_kimg, start_enlarged=start_enlarged, resize_top=resize_top,
         )  # fmt: skip
         request = PretrainRequest(
             faces_dir=faces_dir, name=name, config=config, holdout=holdout, min_score=min_score, work=work,

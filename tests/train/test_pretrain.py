@@ -214,6 +214,22 @@ def test_an_enlarged_start_draws_the_smaller_generators_image_enlarged():
         grown_generator(_tiny_generator(0), enlarged_from=torch.randn(4, 8, 1, 1))
 
 
+def test_a_resize_top_draws_flat_regions_flat_after_training(tmp_path):
+    faces = np.random.default_rng(0).integers(0, 255, (16, 16, 16, 3), dtype=np.uint8)
+    config = PretrainConfig(resolution=16, width=4, latent_dim=8, batch_size=4, kimg=0.016, ema_kimg=1e-6)
+    flat = torch.ones(1, 4, 6, 6) * torch.randn(1, 4, 1, 1)  # a constant feature map into the RGB layer
+
+    def spread(state: dict[str, torch.Tensor]) -> float:
+        rgb = max((k for k in state if state[k].ndim == 4), key=lambda k: int(k.split(".")[1]))
+        drawn = F.conv_transpose2d(flat, state[rgb], stride=2, padding=1)[..., 2:-2, 2:-2]
+        return float((drawn.amax((2, 3)) - drawn.amin((2, 3))).abs().max())
+
+    free = pretrain_gan(faces, config, tmp_path / "free")
+    resized = pretrain_gan(faces, dataclasses.replace(config, resize_top=True), tmp_path / "resized")
+    assert spread(free) > 1e-3  # a free transposed convolution draws a constant input as a two-pixel grid
+    assert spread(resized) < 1e-5  # every output phase sums the same taps, after training as before
+
+
 def test_a_grown_run_keeps_the_inherited_layers_while_frozen_and_resumes_to_the_same_weights(tmp_path):
     smaller = _tiny_generator(1)
     faces = np.random.default_rng(0).integers(0, 255, (16, 32, 32, 3), dtype=np.uint8)

@@ -66,6 +66,10 @@ class PretrainConfig:
         start_enlarged: when grown, the new top octave starts by drawing the smaller generator's image
             enlarged (bilinear), so training adds detail to faces it already draws; otherwise it starts as from
             scratch (progressive growing fades a new layer in for the same reason).
+        resize_top: keep the RGB layer (a 4×4 stride-2 transposed convolution) in the form of a nearest ×2
+            enlargement followed by a 3×3 convolution, by projecting its weight after every step. A free
+            transposed convolution gives its four output phases different sums, so flat regions come out as a
+            two-pixel grid; in this form every phase sums the same taps. The teacher keeps the plain layout.
     """
 
     resolution: int = 64
@@ -82,6 +86,7 @@ class PretrainConfig:
     grow_from: str = ""
     frozen_kimg: float = 0.0
     start_enlarged: bool = False
+    resize_top: bool = False
 
     @property
     def steps(self) -> int:
@@ -170,6 +175,19 @@ def _start_enlarged(generator: nn.Sequential, smaller_rgb: torch.Tensor, inherit
         rgb.weight[3 + channel, channel] = -taps
 
 
+# per axis, nearest ×2 then a 3-tap convolution (k0 k1 k2) is a stride-2 transposed convolution with taps
+# (k2, k1 + k2, k0 + k1, k0); the weights of that form are a subspace, and this is its orthogonal projector
+_RESIZE_TAPS = torch.tensor([[0.0, 0.0, 1.0], [0.0, 1.0, 1.0], [1.0, 1.0, 0.0], [1.0, 0.0, 0.0]])
+_RESIZE_PROJECTOR = _RESIZE_TAPS @ torch.linalg.pinv(_RESIZE_TAPS)
+
+
+@torch.no_grad()
+def project_to_resize_convolution(layer: nn.ConvTranspose2d) -> None:
+    """Replace a 4×4 stride-2 transposed convolution's weight by its nearest form of resize-then-3×3-convolution."""
+    projector = _RESIZE_PROJECTOR.to(layer.weight)
+    layer.weight.copy_(torch.einsum("ij,abjk,lk->abil", projector, layer.weight, projector))
+
+
 class _Models(nn.Module):
     def __init__(self, config: PretrainConfig, grow_from: dict[str, torch.Tensor] | None) -> None:
         super().__init__()
@@ -194,7 +212,13 @@ class _Models(nn.Module):
             self.main, self.inherited = grown_generator(grow_from, enlarged_from=start)
             self.disc = dcgan_discriminator(config.width, config.resolution)
         self.disc.apply(_init_weights)
+        self.resize_top = config.resize_top
+        self.project_top()
         self.ema = copy.deepcopy(self.main).requires_grad_(False)
+
+    def project_top(self) -> None:
+        if self.resize_top:
+            project_to_resize_convolution(self.main[-2])  # the RGB layer, before the tanh
 
     def generator_groups(self) -> list[dict]:
         """Adam parameter groups: the inherited layers first (their rate is 0 while frozen), then the rest."""
@@ -255,6 +279,7 @@ def pretrain_gan(
         if models.inherited:  # set every step (not once), so a resumed run freezes exactly as an unbroken one
             opt_g.param_groups[0]["lr"] = 0.0 if index < config.frozen_steps else config.lr
         losses = _train_step(models, opt_g, opt_d, real_all, config, rng)
+        models.project_top()
         ema_update(models.ema, models.main, index, ema_beta, buffers=False)
         return losses
 

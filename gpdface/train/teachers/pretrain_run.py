@@ -97,7 +97,8 @@ def run_pretrain(request: PretrainRequest, console: Console | None = None) -> Pa
     grown = f", grown from {config.grow_from} (its layers fixed for {config.frozen_kimg} kimg{start})"
     grown = grown if grow_from else ""
     length = f"{config.kimg} kimg ({config.steps} steps) on {request.device}"
-    console.print(f"[bold]2/3 train[/] DCGAN width {config.width}, {length}{grown}")
+    top = ", RGB layer kept a resize-convolution" if config.resize_top else ""
+    console.print(f"[bold]2/3 train[/] DCGAN width {config.width}, {length}{grown}{top}")
     with job_progress(console) as progress:
         task = progress.add_task("steps", total=config.steps, info="")
 
