@@ -5,7 +5,7 @@
 #   device: run command "bash tools/device_pretrain.sh", carry [".device"], timeout_s 570
 #   back:   $OUT/$NAME/{generator.safetensors,config.json,README.md}, the last two sample grids, train.log;
 #           copy $OUT/$NAME to $GPDFACE_HOME/teachers/ and check it with benchmarks/teacher.py.
-#   tiny CPU rehearsal: OUT=/tmp/o DEVICE=cpu TRAIN_SECONDS=20 PROBE_KIMG=0.128 bash tools/device_pretrain.sh
+#   tiny CPU rehearsal: OUT=/tmp/o DEVICE=cpu TRAIN_SECONDS=20 PROBE_KIMG=0.64 WIDTH=8 FACES=SMALL_PACK bash tools/device_pretrain.sh
 #
 # The machine's own python3 holds torch, typer, rich, safetensors, numpy, opencv and Pillow; gpdface runs from
 # the working tree. --aligned reads the packed crops, so no detector is needed. Training length is set by time:
@@ -19,6 +19,7 @@ WIDTH=${WIDTH:-48}
 DEVICE=${DEVICE:-cuda}
 TRAIN_SECONDS=${TRAIN_SECONDS:-420}
 PROBE_KIMG=${PROBE_KIMG:-16}
+OPTIONS=${OPTIONS:-}  # more pretrain-teacher options, e.g. "--resize-top" or "--lr 1e-4"
 LICENSE='Labeled Faces in the Wild (LFW, deep-funneled): research use only'
 export PYTHONPATH=$PWD${PYTHONPATH:+:$PYTHONPATH} PYTHONUNBUFFERED=1
 scratch=$(mktemp -d)
@@ -29,7 +30,7 @@ exec > >(tee "$OUT/train.log") 2>&1
 pretrain() {  # the package's own command, run from the working tree
   python3 -c 'import sys; from gpdface.cli import app; sys.argv[0] = "gpdface"; app()' pretrain-teacher "$FACES" \
     --aligned --name "$NAME" --resolution 128 --width "$WIDTH" --holdout 50 --device "$DEVICE" \
-    --work "$scratch/run" --out "$OUT/$NAME" --overwrite --license "$LICENSE" "$@"
+    --work "$scratch/run" --out "$OUT/$NAME" --overwrite --license "$LICENSE" $OPTIONS "$@"
 }
 
 python3 -c 'import torch; print("torch", torch.__version__, "cuda", torch.cuda.is_available())'
