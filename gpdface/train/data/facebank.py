@@ -27,11 +27,11 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from ...errors import InputError, WeightsError
+from ...errors import WeightsError
 from ...face.align import align_face, template_for
 from ...face.detect import Detector
 from ...imageio import atomic_write, read_image
-from .faceset import evenly_spaced, list_photos
+from .faceset import evenly_spaced, list_photos, only_face, read_photo
 
 FORMAT = 1
 DEFAULT_FACEBANK = "lfw-2000"
@@ -87,17 +87,12 @@ def build_facebank(
     template = template_for(CROP_SIZE)
     crops, sources, points, skipped = [], [], [], []
     for done, photo in enumerate(photos, 1):
-        name = photo.relative_to(folder).as_posix()
-        try:
-            rgb = read_image(photo).rgb
-        except InputError as error:
-            skipped.append((name, f"unreadable: {error}"))
-            continue
-        faces = [face for face in detector.detect(rgb) if face.score >= MIN_SCORE]
-        if len(faces) != 1:
-            skipped.append((name, f"{len(faces)} faces with score >= {MIN_SCORE}"))
+        name, rgb, reason = read_photo(photo, folder)
+        face, reason = only_face(detector, rgb, MIN_SCORE) if rgb is not None else (None, reason)
+        if face is None:
+            skipped.append((name, reason))
         else:
-            landmarks = np.round(np.asarray(faces[0].landmarks, np.float64), LANDMARK_DECIMALS)
+            landmarks = np.round(np.asarray(face.landmarks, np.float64), LANDMARK_DECIMALS)
             crops.append(align_face(rgb, landmarks, CROP_SIZE, template).crop)
             sources.append(name)
             points.append(landmarks)

@@ -19,7 +19,7 @@ import numpy as np
 
 from ...errors import InputError, UsageError
 from ...face.align import align_face
-from ...face.detect import Detector
+from ...face.detect import DetectedFace, Detector
 from ...formats import IMAGE_SUFFIXES
 from ...imageio import atomic_write, read_image, write_image
 
@@ -118,13 +118,10 @@ def load_aligned(folder: str | Path, resolution: int, on_photo: Callable[[int, i
     photos = list_photos(folder)
     names, crops, skipped = [], [], []
     for index, photo in enumerate(photos, 1):
-        name = photo.relative_to(folder).as_posix()
-        try:
-            rgb = read_image(photo).rgb
-        except InputError as error:
-            skipped.append((name, f"unreadable: {error}"))
-            continue
-        if rgb.shape[:2] != (resolution, resolution):
+        name, rgb, reason = read_photo(photo, folder)
+        if rgb is None:
+            skipped.append((name, reason))
+        elif rgb.shape[:2] != (resolution, resolution):
             skipped.append((name, f"{rgb.shape[1]}×{rgb.shape[0]} px, not {resolution}×{resolution}"))
         else:
             names.append(name)
@@ -190,17 +187,32 @@ def _claim_cache(cache_dir: Path, settings: dict) -> None:
     atomic_write(record, lambda f: f.write(json.dumps(settings, indent=2).encode()))
 
 
-def _align_one(photo: Path, folder: Path, detector: Detector, resolution: int, template, min_score: float):
-    """(name, crop or None, reason when skipped)."""
+def read_photo(photo: Path, folder: Path) -> tuple[str, np.ndarray | None, str]:
+    """(name relative to ``folder``, RGB or None, why it could not be read)."""
     name = photo.relative_to(folder).as_posix()
     try:
-        rgb = read_image(photo).rgb
+        return name, read_image(photo).rgb, ""
     except InputError as error:
         return name, None, f"unreadable: {error}"
+
+
+def only_face(detector: Detector, rgb: np.ndarray, min_score: float) -> tuple[DetectedFace | None, str]:
+    """The one face of score ≥ ``min_score`` in ``rgb``, or None and why (none, or several)."""
     faces = [face for face in detector.detect(rgb) if face.score >= min_score]
     if len(faces) != 1:
-        return name, None, f"{len(faces)} faces with score >= {min_score}"
-    return name, align_face(rgb, faces[0].landmarks, resolution, template).crop, ""
+        return None, f"{len(faces)} faces with score >= {min_score}"
+    return faces[0], ""
+
+
+def _align_one(photo: Path, folder: Path, detector: Detector, resolution: int, template, min_score: float):
+    """(name, crop or None, reason when skipped)."""
+    name, rgb, reason = read_photo(photo, folder)
+    if rgb is None:
+        return name, None, reason
+    face, reason = only_face(detector, rgb, min_score)
+    if face is None:
+        return name, None, reason
+    return name, align_face(rgb, face.landmarks, resolution, template).crop, ""
 
 
 def _write_chunk(path: Path, results: list) -> None:
